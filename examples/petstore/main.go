@@ -1,0 +1,59 @@
+// Command petstore runs Switchboard's example service on one port for gRPC,
+// gRPC-Web and Connect (JSON or binary) clients, backed by embedded SQLite
+// (or PostgreSQL with -dsn postgres://…).
+//
+//	go run ./examples/petstore                      # :8080, data/petstore.db
+//	go run ./examples/petstore -addr 127.0.0.1:0    # a free port, logged
+//
+// Every flag can also be set from the environment: -addr is
+// SWITCHBOARD_ADDR, -dsn is SWITCHBOARD_DSN, and so on (see -help).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/switchboardkit/switchboard/examples/petstore/petstore"
+	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
+	"github.com/switchboardkit/switchboard/kit"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "petstore:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	cfg := kit.DefaultConfig()
+	cfg.DSN = "sqlite:data/petstore.db"
+	cfg.Reflection = true
+	if err := cfg.LoadEnv(os.LookupEnv); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("petstore", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	srv, err := kit.New(cfg,
+		kit.WithLogger(logger),
+		kit.WithMigrations("petstore", petstore.Migrations()),
+	)
+	if err != nil {
+		return err
+	}
+	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), logger))
+	return srv.Run(ctx)
+}

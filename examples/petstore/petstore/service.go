@@ -1,0 +1,298 @@
+package petstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"github.com/uptrace/bun"
+
+	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
+	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
+	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/store"
+)
+
+const (
+	defaultPageSize = 50
+	maxPageSize     = 100
+	// maxImport bounds one ImportPets stream, so a client cannot hold an
+	// ever-growing transaction open.
+	maxImport = 10_000
+)
+
+// Service implements petstorev1connect.PetStoreServiceHandler.
+type Service struct {
+	db  *bun.DB
+	log *slog.Logger
+	hub *hub
+	now func() time.Time
+}
+
+var _ petstorev1connect.PetStoreServiceHandler = (*Service)(nil)
+
+// New returns the pet store on db, whose schema Migrations has applied.
+func New(db *bun.DB, logger *slog.Logger) *Service {
+	return &Service{db: db, log: logger, hub: newHub(), now: time.Now}
+}
+
+// CreatePet stores a new pet. The id and timestamps in the request are
+// ignored: the server assigns them.
+func (s *Service) CreatePet(ctx context.Context, req *petstorev1.CreatePetRequest) (*petstorev1.CreatePetResponse, error) {
+	var v violations
+	v.checkPet("pet", req.GetPet(), mutablePaths)
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	row := newPetRow(req.GetPet(), s.timestamp())
+	if _, err := s.db.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
+		return nil, s.internal(ctx, "insert pet", err)
+	}
+	pet := row.proto()
+	s.hub.publish(petstorev1.EventType_EVENT_TYPE_CREATED, pet)
+	return &petstorev1.CreatePetResponse{Pet: pet}, nil
+}
+
+// GetPet returns one pet by id.
+func (s *Service) GetPet(ctx context.Context, req *petstorev1.GetPetRequest) (*petstorev1.GetPetResponse, error) {
+	row, err := s.find(ctx, s.db, req.GetId(), false)
+	if err != nil {
+		return nil, err
+	}
+	return &petstorev1.GetPetResponse{Pet: row.proto()}, nil
+}
+
+// ListPets returns one page of pets in id order.
+func (s *Service) ListPets(ctx context.Context, req *petstorev1.ListPetsRequest) (*petstorev1.ListPetsResponse, error) {
+	var v violations
+	if n := req.GetPageSize(); n < 0 || n > maxPageSize {
+		v.add("page_size", "range", "page_size must be 0 to %d, got %d", maxPageSize, n)
+	}
+	token, ok := decodePageToken(req.GetPageToken(), req)
+	if !ok {
+		v.add("page_token", "invalid", "page_token was not issued for this query")
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	size := int(req.GetPageSize())
+	if size == 0 {
+		size = defaultPageSize
+	}
+	var rows []*petRow
+	q := s.db.NewSelect().Model(&rows).Where("id > ?", token.AfterID).OrderExpr("id ASC").Limit(int64(size) + 1)
+	if sp := req.GetSpecies(); sp != petstorev1.Species_SPECIES_UNSPECIFIED {
+		q = q.Where("species = ?", int32(sp))
+	}
+	if st := req.GetStatus(); st != petstorev1.PetStatus_PET_STATUS_UNSPECIFIED {
+		q = q.Where("status = ?", int32(st))
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, s.internal(ctx, "list pets", err)
+	}
+	res := &petstorev1.ListPetsResponse{}
+	if len(rows) > size {
+		rows = rows[:size]
+		res.NextPageToken = pageToken{
+			AfterID: rows[size-1].ID,
+			Species: int32(req.GetSpecies()),
+			Status:  int32(req.GetStatus()),
+		}.encode()
+	}
+	for _, r := range rows {
+		res.Pets = append(res.Pets, r.proto())
+	}
+	return res, nil
+}
+
+// UpdatePet changes the fields of pet named by update_mask; an empty mask
+// means every mutable field.
+func (s *Service) UpdatePet(ctx context.Context, req *petstorev1.UpdatePetRequest) (*petstorev1.UpdatePetResponse, error) {
+	paths := req.GetUpdateMask().GetPaths()
+	if len(paths) == 0 {
+		paths = mutablePaths
+	}
+	var v violations
+	if req.GetPet().GetId() <= 0 {
+		v.add("pet.id", "required", "pet.id must name the pet to update")
+	}
+	for _, p := range paths {
+		if !isMutablePath(p) {
+			v.add("update_mask", "invalid", "%q is not a mutable field (use %v)", p, mutablePaths)
+		}
+	}
+	if len(v) == 0 {
+		v.checkPet("pet", req.GetPet(), paths)
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	var updated *petRow
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		row, err := s.find(ctx, tx, req.GetPet().GetId(), true)
+		if err != nil {
+			return err
+		}
+		row.setFields(req.GetPet(), paths)
+		row.UpdateTime = s.timestamp()
+		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+			return s.internal(ctx, "update pet", err)
+		}
+		updated = row
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	pet := updated.proto()
+	s.hub.publish(petstorev1.EventType_EVENT_TYPE_UPDATED, pet)
+	return &petstorev1.UpdatePetResponse{Pet: pet}, nil
+}
+
+// DeletePet removes one pet by id.
+func (s *Service) DeletePet(ctx context.Context, req *petstorev1.DeletePetRequest) (*petstorev1.DeletePetResponse, error) {
+	var deleted *petRow
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		row, err := s.find(ctx, tx, req.GetId(), true)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
+			return s.internal(ctx, "delete pet", err)
+		}
+		deleted = row
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.hub.publish(petstorev1.EventType_EVENT_TYPE_DELETED, deleted.proto())
+	return &petstorev1.DeletePetResponse{}, nil
+}
+
+// WatchPets streams every change committed by this process from the moment
+// the call starts. It ends after max_events events (when positive), when the
+// client goes away, or cleanly when the server shuts down.
+func (s *Service) WatchPets(ctx context.Context, req *petstorev1.WatchPetsRequest, stream petstorev1connect.PetStoreServiceWatchPetsServerStream) error {
+	var v violations
+	if req.GetMaxEvents() < 0 {
+		v.add("max_events", "range", "max_events must not be negative")
+	}
+	if err := v.err(); err != nil {
+		return err
+	}
+	sub, unsubscribe := s.hub.subscribe(req.GetSpecies())
+	defer unsubscribe()
+	// Flush headers now: a client that has them knows the watch is live.
+	if err := stream.SendHeaders(); err != nil {
+		return err
+	}
+	drain := kit.ShuttingDown(ctx)
+	for sent := int32(0); req.GetMaxEvents() == 0 || sent < req.GetMaxEvents(); sent++ {
+		select {
+		case ev := <-sub.events:
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		case <-sub.overflow:
+			return connect.Errorf(connect.CodeResourceExhausted,
+				"watcher fell more than %d events behind; reconnect and re-list", watchBuffer)
+		case <-drain:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+// ImportPets creates every pet of the stream in one transaction: if any pet
+// is invalid or the insert fails, none is created.
+func (s *Service) ImportPets(ctx context.Context, stream petstorev1connect.PetStoreServiceImportPetsServerStream) (*petstorev1.ImportPetsResponse, error) {
+	now := s.timestamp()
+	var rows []*petRow
+	var v violations
+	for {
+		req, err := stream.Receive()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(rows) == maxImport {
+			return nil, connect.Errorf(connect.CodeResourceExhausted, "at most %d pets per import", maxImport)
+		}
+		v.checkPet(fmt.Sprintf("[%d].pet", len(rows)), req.GetPet(), mutablePaths)
+		rows = append(rows, newPetRow(req.GetPet(), now))
+	}
+	if err := v.err(); err != nil {
+		return nil, err
+	}
+	res := &petstorev1.ImportPetsResponse{}
+	if len(rows) == 0 {
+		return res, nil
+	}
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewInsert().Model(&rows).Returning("id").Exec(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, s.internal(ctx, "import pets", err)
+	}
+	pets := make([]*petstorev1.Pet, len(rows))
+	for i, r := range rows {
+		pets[i] = r.proto()
+		res.Ids = append(res.Ids, r.ID)
+	}
+	res.Created = int32(len(rows))
+	s.hub.publish(petstorev1.EventType_EVENT_TYPE_CREATED, pets...)
+	return res, nil
+}
+
+// find loads one pet; forUpdate locks the row on PostgreSQL (SQLite
+// transactions already hold the write lock from BEGIN).
+func (s *Service) find(ctx context.Context, db bun.IDB, id int64, forUpdate bool) (*petRow, error) {
+	if id <= 0 {
+		var v violations
+		v.add("id", "required", "id must be a positive pet id, got %d", id)
+		return nil, v.err()
+	}
+	row := new(petRow)
+	q := db.NewSelect().Model(row).Where("id = ?", id)
+	if forUpdate && store.DialectOf(db) == store.Postgres {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, connect.Errorf(connect.CodeNotFound, "pet %d not found", id)
+		}
+		return nil, s.internal(ctx, "load pet", err)
+	}
+	return row, nil
+}
+
+// timestamp is now at the precision both dialects store (microseconds), so
+// a pet read back equals the pet returned.
+func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// internal logs err with its context and returns an error that says nothing
+// about it to the client.
+func (s *Service) internal(ctx context.Context, op string, err error) error {
+	switch {
+	case errors.Is(err, context.Canceled):
+		return connect.NewError(connect.CodeCanceled, "call canceled").WithCause(err)
+	case errors.Is(err, context.DeadlineExceeded):
+		return connect.NewError(connect.CodeDeadlineExceeded, "deadline exceeded").WithCause(err)
+	}
+	s.log.ErrorContext(ctx, "petstore: "+op+" failed", "error", err)
+	return connect.NewError(connect.CodeInternal, "internal error").WithCause(err)
+}
+
+func isMutablePath(p string) bool { return slices.Contains(mutablePaths, p) }

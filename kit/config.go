@@ -1,0 +1,189 @@
+package kit
+
+import (
+	"flag"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config holds every knob of a Server. DefaultConfig returns the documented
+// defaults; LoadEnv and RegisterFlags override them, in that order, so a flag
+// beats an environment variable which beats the default. docs/configuration.md
+// lists every knob; a test keeps the two in step.
+type Config struct {
+	// Addr is the TCP address to listen on. Port 0 picks a free port; the
+	// server logs the address it actually bound.
+	Addr string
+	// DSN names the database: postgres://… for PostgreSQL, or a path,
+	// sqlite:path or file:path for embedded SQLite (see store.ParseDSN).
+	DSN string
+	// TLSCertFile and TLSKeyFile, when both set, switch the listener to TLS
+	// (ALPN h2 and http/1.1). A certificate that does not load is an error at
+	// start; the server never falls back to plaintext.
+	TLSCertFile string
+	TLSKeyFile  string
+	// Reflection serves gRPC server reflection (v1 and v1alpha).
+	Reflection bool
+	// MaxMessageBytes caps one message, received or sent, before and after
+	// decompression. Larger messages fail with RESOURCE_EXHAUSTED.
+	MaxMessageBytes int
+	// Gzip lets the server compress responses for clients that accept gzip.
+	Gzip bool
+	// CompressMinBytes is the smallest response message that is compressed:
+	// compressing tiny messages costs CPU and saves nothing.
+	CompressMinBytes int
+	// ReadHeaderTimeout bounds how long a client may take to send request
+	// headers. It does not limit long-lived streams.
+	ReadHeaderTimeout time.Duration
+	// IdleTimeout closes keep-alive connections with no request in flight.
+	IdleTimeout time.Duration
+	// MaxConcurrentStreams caps concurrent HTTP/2 streams per connection.
+	MaxConcurrentStreams int
+	// ShutdownDelay is how long health reports NOT_SERVING while the server
+	// still accepts calls, so load balancers can stop sending traffic first.
+	ShutdownDelay time.Duration
+	// ShutdownGrace is how long in-flight calls and streams may take to finish
+	// once shutdown starts; after it, their contexts are cancelled.
+	ShutdownGrace time.Duration
+	// DBMaxOpenConns caps the database pool; 0 picks the dialect's default.
+	DBMaxOpenConns int
+}
+
+// EnvPrefix prefixes every environment variable the kit reads.
+const EnvPrefix = "SWITCHBOARD_"
+
+// DefaultConfig returns the defaults documented on each field.
+func DefaultConfig() Config {
+	return Config{
+		Addr:                 ":8080",
+		DSN:                  "sqlite:data/switchboard.db",
+		Reflection:           false,
+		MaxMessageBytes:      4 << 20,
+		Gzip:                 true,
+		CompressMinBytes:     1024,
+		ReadHeaderTimeout:    10 * time.Second,
+		IdleTimeout:          2 * time.Minute,
+		MaxConcurrentStreams: 250,
+		ShutdownDelay:        0,
+		ShutdownGrace:        10 * time.Second,
+	}
+}
+
+// knob binds one Config field to its flag and environment variable. The flag
+// name is the single source: "max-message-bytes" is read from
+// SWITCHBOARD_MAX_MESSAGE_BYTES.
+type knob struct {
+	name  string
+	usage string
+	value flag.Value
+}
+
+func (c *Config) knobs() []knob {
+	return []knob{
+		{"addr", "address to listen on (port 0 picks a free port)", (*stringValue)(&c.Addr)},
+		{"dsn", "database: postgres://… or a SQLite path (sqlite:path, file:path)", (*stringValue)(&c.DSN)},
+		{"tls-cert", "TLS certificate file (PEM); with -tls-key, serve TLS only", (*stringValue)(&c.TLSCertFile)},
+		{"tls-key", "TLS private key file (PEM)", (*stringValue)(&c.TLSKeyFile)},
+		{"reflection", "serve gRPC server reflection", (*boolValue)(&c.Reflection)},
+		{"max-message-bytes", "largest message received or sent, in bytes", (*intValue)(&c.MaxMessageBytes)},
+		{"gzip", "compress responses for clients that accept gzip", (*boolValue)(&c.Gzip)},
+		{"compress-min-bytes", "smallest response message that is compressed", (*intValue)(&c.CompressMinBytes)},
+		{"read-header-timeout", "time allowed to read request headers", (*durationValue)(&c.ReadHeaderTimeout)},
+		{"idle-timeout", "close keep-alive connections idle this long", (*durationValue)(&c.IdleTimeout)},
+		{"max-concurrent-streams", "concurrent HTTP/2 streams per connection", (*intValue)(&c.MaxConcurrentStreams)},
+		{"shutdown-delay", "report NOT_SERVING this long before refusing calls", (*durationValue)(&c.ShutdownDelay)},
+		{"shutdown-grace", "time in-flight calls get to finish on shutdown", (*durationValue)(&c.ShutdownGrace)},
+		{"db-max-open-conns", "database connection pool size (0: dialect default)", (*intValue)(&c.DBMaxOpenConns)},
+	}
+}
+
+// EnvName returns the environment variable read for a flag name.
+func EnvName(flagName string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// LoadEnv overrides c with every SWITCHBOARD_* variable that lookup finds
+// (pass os.LookupEnv). A malformed value is an error naming the variable.
+func (c *Config) LoadEnv(lookup func(string) (string, bool)) error {
+	for _, k := range c.knobs() {
+		env := EnvName(k.name)
+		if v, ok := lookup(env); ok {
+			if err := k.value.Set(v); err != nil {
+				return fmt.Errorf("kit: %s=%q: %w", env, v, err)
+			}
+		}
+	}
+	return nil
+}
+
+// RegisterFlags defines one flag per knob on fs, with c's current values as
+// defaults; parsing fs then writes into c.
+func (c *Config) RegisterFlags(fs *flag.FlagSet) {
+	for _, k := range c.knobs() {
+		fs.Var(k.value, k.name, k.usage+" (env "+EnvName(k.name)+")")
+	}
+}
+
+// Validate reports the first knob with an impossible value.
+func (c *Config) Validate() error {
+	switch {
+	case c.Addr == "":
+		return fmt.Errorf("kit: addr is empty")
+	case c.DSN == "":
+		return fmt.Errorf("kit: dsn is empty")
+	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
+		return fmt.Errorf("kit: tls-cert and tls-key must be set together")
+	case c.MaxMessageBytes <= 0:
+		return fmt.Errorf("kit: max-message-bytes must be positive")
+	case c.CompressMinBytes < 0:
+		return fmt.Errorf("kit: compress-min-bytes must not be negative")
+	case c.MaxConcurrentStreams <= 0:
+		return fmt.Errorf("kit: max-concurrent-streams must be positive")
+	case c.ReadHeaderTimeout <= 0, c.IdleTimeout <= 0:
+		return fmt.Errorf("kit: read-header-timeout and idle-timeout must be positive")
+	case c.ShutdownDelay < 0, c.ShutdownGrace < 0:
+		return fmt.Errorf("kit: shutdown-delay and shutdown-grace must not be negative")
+	}
+	return nil
+}
+
+type stringValue string
+
+func (v *stringValue) String() string     { return string(*v) }
+func (v *stringValue) Set(s string) error { *v = stringValue(s); return nil }
+
+type boolValue bool
+
+func (v *boolValue) String() string   { return strconv.FormatBool(bool(*v)) }
+func (v *boolValue) IsBoolFlag() bool { return true }
+func (v *boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(s)
+	if err == nil {
+		*v = boolValue(b)
+	}
+	return err
+}
+
+type intValue int
+
+func (v *intValue) String() string { return strconv.Itoa(int(*v)) }
+func (v *intValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	if err == nil {
+		*v = intValue(n)
+	}
+	return err
+}
+
+type durationValue time.Duration
+
+func (v *durationValue) String() string { return time.Duration(*v).String() }
+func (v *durationValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err == nil {
+		*v = durationValue(d)
+	}
+	return err
+}

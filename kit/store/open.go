@@ -1,0 +1,180 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	_ "modernc.org/sqlite" // pure-Go SQLite, registered as "sqlite"
+)
+
+// Dialect names the SQL dialect behind a DSN.
+type Dialect string
+
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Options tune Open. The zero value picks per-dialect defaults.
+type Options struct {
+	// MaxOpenConns caps the connection pool; 0 picks the dialect's default
+	// (SQLite: 4, or 1 for an in-memory database; PostgreSQL: 16).
+	MaxOpenConns int
+	// BusyTimeout is how long SQLite waits on a locked database before it
+	// reports SQLITE_BUSY; 0 means 5s. Ignored by PostgreSQL.
+	BusyTimeout time.Duration
+}
+
+// ParseDSN reports the dialect of dsn and the driver-level data source name.
+//
+// Accepted forms:
+//
+//	postgres://user:pass@host:5432/db?sslmode=disable   (also postgresql://)
+//	sqlite:data/app.db   sqlite:///abs/path.db   file:data/app.db   data/app.db
+//	sqlite::memory:      (a private in-memory database, for tests)
+func ParseDSN(dsn string) (Dialect, string, error) {
+	dsn = strings.TrimSpace(dsn)
+	switch {
+	case dsn == "":
+		return "", "", errors.New("store: empty DSN")
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		if _, err := url.Parse(dsn); err != nil {
+			return "", "", fmt.Errorf("store: bad PostgreSQL DSN: %w", redact(err))
+		}
+		return Postgres, dsn, nil
+	case strings.HasPrefix(dsn, "sqlite://"):
+		return SQLite, strings.TrimPrefix(dsn, "sqlite://"), nil
+	case strings.HasPrefix(dsn, "sqlite:"):
+		return SQLite, strings.TrimPrefix(dsn, "sqlite:"), nil
+	case strings.HasPrefix(dsn, "file:"):
+		return SQLite, strings.TrimPrefix(dsn, "file:"), nil
+	case strings.Contains(dsn, "://"):
+		return "", "", fmt.Errorf("store: unsupported DSN scheme in %q (want postgres:// or a SQLite path)", scheme(dsn))
+	default:
+		return SQLite, dsn, nil
+	}
+}
+
+// Open connects to the database named by dsn, checks that it answers, and
+// returns a bun handle with the matching dialect. For SQLite it creates the
+// file's directory, turns on WAL, foreign keys and a busy timeout, and takes
+// the write lock at BEGIN so concurrent transactions queue instead of
+// failing half-way.
+func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
+	dialect, source, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	var db *bun.DB
+	switch dialect {
+	case Postgres:
+		db, err = openPostgres(source, opts)
+	default:
+		db, err = openSQLite(source, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("store: %s database does not answer: %w", dialect, redact(err))
+	}
+	return db, nil
+}
+
+// DialectOf reports the dialect of an open handle.
+func DialectOf(db bun.IDB) Dialect {
+	if db.Dialect().Name().String() == "pg" {
+		return Postgres
+	}
+	return SQLite
+}
+
+func openPostgres(source string, opts Options) (*bun.DB, error) {
+	sqldb, err := sql.Open("pgx", source)
+	if err != nil {
+		return nil, fmt.Errorf("store: open PostgreSQL: %w", redact(err))
+	}
+	maxOpen := opts.MaxOpenConns
+	if maxOpen <= 0 {
+		maxOpen = 16
+	}
+	sqldb.SetMaxOpenConns(maxOpen)
+	sqldb.SetMaxIdleConns(maxOpen / 2)
+	sqldb.SetConnMaxIdleTime(5 * time.Minute)
+	sqldb.SetConnMaxLifetime(time.Hour)
+	return bun.NewDB(sqldb, pgdialect.New()), nil
+}
+
+func openSQLite(source string, opts Options) (*bun.DB, error) {
+	path, query, _ := strings.Cut(source, "?")
+	memory := path == ":memory:" || strings.Contains(query, "mode=memory")
+	if !memory {
+		if dir := filepath.Dir(path); dir != "." {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("store: create database directory: %w", err)
+			}
+		}
+	}
+	busy := opts.BusyTimeout
+	if busy <= 0 {
+		busy = 5 * time.Second
+	}
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("store: bad SQLite DSN parameters: %w", err)
+	}
+	params.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busy.Milliseconds()))
+	params.Add("_pragma", "foreign_keys(1)")
+	if !memory {
+		params.Add("_pragma", "journal_mode(WAL)")
+		params.Add("_pragma", "synchronous(NORMAL)")
+	}
+	if !params.Has("_txlock") {
+		params.Set("_txlock", "immediate")
+	}
+	sqldb, err := sql.Open("sqlite", "file:"+path+"?"+params.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("store: open SQLite: %w", err)
+	}
+	maxOpen := opts.MaxOpenConns
+	switch {
+	case memory:
+		maxOpen = 1 // every connection would otherwise see its own empty database
+	case maxOpen <= 0:
+		maxOpen = 4
+	}
+	sqldb.SetMaxOpenConns(maxOpen)
+	sqldb.SetMaxIdleConns(maxOpen)
+	sqldb.SetConnMaxIdleTime(0)
+	return bun.NewDB(sqldb, sqlitedialect.New()), nil
+}
+
+func scheme(dsn string) string {
+	s, _, _ := strings.Cut(dsn, "://")
+	return s
+}
+
+// redact removes a password from an error text that may quote the DSN.
+func redact(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		if u, perr := url.Parse(uerr.URL); perr == nil {
+			uerr.URL = u.Redacted()
+		}
+	}
+	return err
+}
