@@ -35,7 +35,7 @@ func Migrations() *migrate.Migrations {
 				}
 				for _, col := range []string{"species", "status"} {
 					if _, err := tx.NewCreateIndex().Model((*pet)(nil)).
-						Index("pets_" + col + "_id_idx").Column(col, "id").Exec(ctx); err != nil {
+						Index("pets_"+col+"_id_idx").Column(col, "id").Exec(ctx); err != nil {
 						return err
 					}
 				}

@@ -1,0 +1,82 @@
+// Package kittest runs a kit.Server on loopback for tests: real listener,
+// real HTTP/1.1 and h2c, stopped when the test ends.
+package kittest
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboardkit/switchboard/kit"
+)
+
+// Config returns kit defaults fit for a test: a free loopback port, the
+// given database, a short grace period.
+func Config(dsn string) kit.Config {
+	cfg := kit.DefaultConfig()
+	cfg.Addr = "127.0.0.1:0"
+	cfg.DSN = dsn
+	cfg.Reflection = true
+	cfg.ShutdownGrace = 5 * time.Second
+	return cfg
+}
+
+// Running is a server started by Start.
+type Running struct {
+	// Addr is host:port of the listener; URL is http://Addr.
+	Addr, URL string
+
+	cancel context.CancelFunc
+	done   chan error
+	once   sync.Once
+	err    error
+}
+
+// Start runs srv until the test ends (or Stop is called) and waits until it
+// listens.
+func Start(t testing.TB, srv *kit.Server) *Running {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- srv.Run(ctx) }()
+	select {
+	case <-srv.Ready():
+	case err := <-r.done:
+		cancel()
+		t.Fatalf("server did not start: %v", err)
+	case <-time.After(30 * time.Second):
+		cancel()
+		t.Fatal("server did not start within 30s")
+	}
+	r.Addr = srv.Addr().String()
+	r.URL = "http://" + r.Addr
+	t.Cleanup(func() {
+		if err := r.Stop(); err != nil {
+			t.Errorf("server stopped with error: %v", err)
+		}
+	})
+	return r
+}
+
+// Stop begins a graceful shutdown and waits for Run to return; it returns
+// Run's error. Safe to call more than once.
+func (r *Running) Stop() error {
+	r.once.Do(func() {
+		r.cancel()
+		r.err = <-r.done
+	})
+	return r.err
+}
+
+// StopAsync begins a graceful shutdown and returns at once; Stop waits for it.
+func (r *Running) StopAsync() { r.cancel() }
+
+// H2CClient returns an HTTP client that speaks HTTP/2 without TLS, as gRPC
+// clients do.
+func H2CClient() *http.Client {
+	protocols := new(http.Protocols)
+	protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: protocols}}
+}
