@@ -20,6 +20,16 @@ import (
 // It returns the names of the migrations it applied.
 func Migrate(ctx context.Context, db *bun.DB, name string, migrations *migrate.Migrations) ([]string, error) {
 	const lockWait = 30 * time.Second
+	if DialectOf(db) == Postgres {
+		// Concurrent CREATE TABLE IF NOT EXISTS races in PostgreSQL's
+		// catalog, so replicas starting together first queue on an
+		// advisory lock held by one pooled session.
+		unlock, err := advisoryLock(ctx, db, name+"_migrations")
+		if err != nil {
+			return nil, fmt.Errorf("store: lock %s migrations: %w", name, err)
+		}
+		defer unlock()
+	}
 	migrator := migrate.NewMigrator(db, migrations,
 		migrate.WithTableName(name+"_migrations"),
 		migrate.WithLocksTableName(name+"_migration_locks"),
@@ -63,4 +73,21 @@ func lock(ctx context.Context, migrator *migrate.Migrator, wait time.Duration) e
 		}
 		backoff = min(2*backoff, time.Second)
 	}
+}
+
+// advisoryLock takes a PostgreSQL session advisory lock on one dedicated
+// connection and returns the function that releases it.
+func advisoryLock(ctx context.Context, db *bun.DB, key string) (func(), error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(hashtext(?))", key); err != nil {
+		_ = conn.Close()
+		return nil, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext(?))", key)
+		_ = conn.Close()
+	}, nil
 }

@@ -88,7 +88,7 @@ func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 	}
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(pingCtx); err != nil {
+	if err := ping(pingCtx, db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("store: %s database does not answer: %w", dialect, redact(err))
 	}
@@ -101,6 +101,24 @@ func DialectOf(db bun.IDB) Dialect {
 		return Postgres
 	}
 	return SQLite
+}
+
+// ping checks the connection. A new SQLite connection switches the file to
+// WAL, which needs a moment of exclusive access and can report SQLITE_BUSY
+// without waiting when several processes open the file at once; that is
+// retried until ctx ends.
+func ping(ctx context.Context, db *bun.DB) error {
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 func openPostgres(source string, opts Options) (*bun.DB, error) {

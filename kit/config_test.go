@@ -1,0 +1,101 @@
+package kit_test
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/switchboardkit/switchboard/kit"
+)
+
+func TestConfig_FlagsBeatEnvBeatsDefaults(t *testing.T) {
+	cfg := kit.DefaultConfig()
+	env := map[string]string{
+		"SWITCHBOARD_ADDR":              "127.0.0.1:9000",
+		"SWITCHBOARD_MAX_MESSAGE_BYTES": "1024",
+		"SWITCHBOARD_GZIP":              "false",
+		"SWITCHBOARD_SHUTDOWN_GRACE":    "3s",
+	}
+	if err := cfg.LoadEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	if err := fs.Parse([]string{"-addr", "127.0.0.1:0", "-reflection"}); err != nil {
+		t.Fatal(err)
+	}
+	def := kit.DefaultConfig()
+	for _, c := range []struct {
+		name      string
+		got, want any
+	}{
+		{"addr (flag over env)", cfg.Addr, "127.0.0.1:0"},
+		{"max message bytes (env)", cfg.MaxMessageBytes, 1024},
+		{"gzip (env)", cfg.Gzip, false},
+		{"shutdown grace (env)", cfg.ShutdownGrace, 3 * time.Second},
+		{"reflection (flag)", cfg.Reflection, true},
+		{"read header timeout (default)", cfg.ReadHeaderTimeout, def.ReadHeaderTimeout},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("Validate: %v", err)
+	}
+}
+
+func TestConfig_MalformedEnvNamesTheVariable(t *testing.T) {
+	cfg := kit.DefaultConfig()
+	err := cfg.LoadEnv(func(k string) (string, bool) {
+		if k == "SWITCHBOARD_IDLE_TIMEOUT" {
+			return "soon", true
+		}
+		return "", false
+	})
+	if err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_IDLE_TIMEOUT") {
+		t.Errorf("LoadEnv error = %v, want one naming SWITCHBOARD_IDLE_TIMEOUT", err)
+	}
+	if cfg.IdleTimeout != kit.DefaultConfig().IdleTimeout {
+		t.Errorf("a malformed value changed the config: %v", cfg.IdleTimeout)
+	}
+}
+
+func TestConfig_ValidateRejectsImpossibleValues(t *testing.T) {
+	for name, mutate := range map[string]func(*kit.Config){
+		"empty addr":          func(c *kit.Config) { c.Addr = "" },
+		"empty dsn":           func(c *kit.Config) { c.DSN = "" },
+		"cert without key":    func(c *kit.Config) { c.TLSCertFile = "cert.pem" },
+		"zero message size":   func(c *kit.Config) { c.MaxMessageBytes = 0 },
+		"zero streams":        func(c *kit.Config) { c.MaxConcurrentStreams = 0 },
+		"negative grace":      func(c *kit.Config) { c.ShutdownGrace = -time.Second },
+		"zero header timeout": func(c *kit.Config) { c.ReadHeaderTimeout = 0 },
+	} {
+		cfg := kit.DefaultConfig()
+		mutate(&cfg)
+		if err := cfg.Validate(); err == nil {
+			t.Errorf("%s: Validate accepted it", name)
+		}
+	}
+}
+
+// Every knob is documented: docs/configuration.md names each flag and its
+// environment variable.
+func TestConfig_EveryKnobIsDocumented(t *testing.T) {
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := kit.DefaultConfig()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	cfg.RegisterFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		for _, want := range []string{"`-" + f.Name + "`", "`" + kit.EnvName(f.Name) + "`"} {
+			if !strings.Contains(string(doc), want) {
+				t.Errorf("docs/configuration.md does not mention %s", want)
+			}
+		}
+	})
+}

@@ -1,0 +1,175 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
+
+	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/kit/store/storetest"
+)
+
+func TestParseDSN(t *testing.T) {
+	for _, tc := range []struct {
+		dsn     string
+		dialect store.Dialect
+		source  string
+		wantErr string
+	}{
+		{"postgres://u:p@127.0.0.1:5432/db?sslmode=disable", store.Postgres, "postgres://u:p@127.0.0.1:5432/db?sslmode=disable", ""},
+		{"postgresql://127.0.0.1/db", store.Postgres, "postgresql://127.0.0.1/db", ""},
+		{"sqlite:data/app.db", store.SQLite, "data/app.db", ""},
+		{"sqlite:///var/lib/app.db", store.SQLite, "/var/lib/app.db", ""},
+		{"file:data/app.db", store.SQLite, "data/app.db", ""},
+		{"data/app.db", store.SQLite, "data/app.db", ""},
+		{"sqlite::memory:", store.SQLite, ":memory:", ""},
+		{"", "", "", "empty DSN"},
+		{"mysql://u:secret@host/db", "", "", "unsupported DSN scheme"},
+	} {
+		dialect, source, err := store.ParseDSN(tc.dsn)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ParseDSN(%q) error = %v, want %q", tc.dsn, err, tc.wantErr)
+			}
+			if err != nil && strings.Contains(err.Error(), "secret") {
+				t.Errorf("ParseDSN(%q) error leaks the password: %v", tc.dsn, err)
+			}
+			continue
+		}
+		if err != nil || dialect != tc.dialect || source != tc.source {
+			t.Errorf("ParseDSN(%q) = %q, %q, %v; want %q, %q", tc.dsn, dialect, source, err, tc.dialect, tc.source)
+		}
+	}
+}
+
+func TestOpen_UnreachablePostgresIsAnErrorWithoutThePassword(t *testing.T) {
+	_, err := store.Open(t.Context(), "postgres://user:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", store.Options{})
+	if err == nil {
+		t.Fatal("Open of an unreachable server succeeded")
+	}
+	if strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+}
+
+type widget struct {
+	bun.BaseModel `bun:"table:widgets"`
+	ID            int64  `bun:"id,pk,autoincrement"`
+	Name          string `bun:"name,notnull,unique"`
+}
+
+func widgetMigrations(fail bool) *migrate.Migrations {
+	m := migrate.NewMigrations()
+	m.Add(migrate.Migration{
+		Name: "20260101000001", Comment: "create_widgets",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			_, err := mg.DB().NewCreateTable().Model((*widget)(nil)).Exec(ctx)
+			return err
+		},
+	})
+	m.Add(migrate.Migration{
+		Name: "20260101000002", Comment: "seed",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			if fail {
+				return errors.New("boom")
+			}
+			_, err := mg.DB().NewInsert().Model(&widget{Name: "first"}).Exec(ctx)
+			return err
+		},
+	})
+	return m
+}
+
+func TestMigrate_AppliesOnceAndRetriesAFailedStep(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, err := store.Open(ctx, dsn, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+
+		applied, err := store.Migrate(ctx, db, "test", widgetMigrations(true))
+		if err == nil || !strings.Contains(err.Error(), "boom") {
+			t.Fatalf("Migrate with a failing step: %v, want boom", err)
+		}
+		applied, err = store.Migrate(ctx, db, "test", widgetMigrations(false))
+		if err != nil {
+			t.Fatalf("Migrate after fixing the step: %v", err)
+		}
+		if len(applied) != 1 || applied[0] != "20260101000002" {
+			t.Errorf("second run applied %v, want only the failed step", applied)
+		}
+		applied, err = store.Migrate(ctx, db, "test", widgetMigrations(false))
+		if err != nil || len(applied) != 0 {
+			t.Errorf("third run applied %v, %v; want nothing", applied, err)
+		}
+		n, err := db.NewSelect().Model((*widget)(nil)).Count(ctx)
+		if err != nil || n != 1 {
+			t.Errorf("widgets = %d, %v; want 1", n, err)
+		}
+	})
+}
+
+func TestMigrate_ConcurrentStartersApplyOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		const starters = 4
+		var wg sync.WaitGroup
+		errs := make([]error, starters)
+		counts := make([]int, starters)
+		for i := range starters {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := store.Open(ctx, dsn, store.Options{})
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				defer db.Close()
+				applied, err := store.Migrate(ctx, db, "test", widgetMigrations(false))
+				errs[i], counts[i] = err, len(applied)
+			}()
+		}
+		wg.Wait()
+		total := 0
+		for i := range starters {
+			if errs[i] != nil {
+				t.Errorf("starter %d: %v", i, errs[i])
+			}
+			total += counts[i]
+		}
+		if total != 2 {
+			t.Errorf("migrations applied %d times in all, want 2 (each once)", total)
+		}
+	})
+}
+
+func TestOpen_SQLiteSettings(t *testing.T) {
+	ctx := t.Context()
+	db, err := store.Open(ctx, storetest.SQLiteDSN(t), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var mode string
+	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
+	}
+	var fk, busy int
+	if err := db.QueryRowContext(ctx, "PRAGMA foreign_keys").Scan(&fk); err != nil || fk != 1 {
+		t.Errorf("foreign_keys = %d, %v; want 1", fk, err)
+	}
+	if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&busy); err != nil || busy != 5000 {
+		t.Errorf("busy_timeout = %d, %v; want 5000", busy, err)
+	}
+	if store.DialectOf(db) != store.SQLite {
+		t.Errorf("DialectOf = %v", store.DialectOf(db))
+	}
+}
