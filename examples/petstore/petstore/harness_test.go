@@ -1,0 +1,279 @@
+package petstore
+
+// Test harness: a real kit server on loopback with the pet store registered,
+// and the same unary API reached through four real clients.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
+	"connectrpc.com/connect/v2/connectproto"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
+	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
+	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/kittest"
+)
+
+type testEnv struct {
+	srv *kit.Server
+	svc *Service
+	run *kittest.Running
+}
+
+func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
+	t.Helper()
+	cfg := kittest.Config(dsn)
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := kit.New(cfg, kit.WithLogger(logger), kit.WithMigrations("petstore", Migrations()))
+	if err != nil {
+		t.Fatalf("kit.New: %v", err)
+	}
+	svc := New(srv.DB(), logger)
+	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), svc)
+	return &testEnv{srv: srv, svc: svc, run: kittest.Start(t, srv)}
+}
+
+// waitWatchers waits until n WatchPets streams are subscribed, so a write
+// made next is seen by all of them.
+func (e *testEnv) waitWatchers(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for e.svc.hub.count() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d watchers subscribed after 10s, want %d", e.svc.hub.count(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// unaryAPI is the unary part of the pet store, as every client offers it.
+type unaryAPI interface {
+	CreatePet(context.Context, *petstorev1.CreatePetRequest) (*petstorev1.CreatePetResponse, error)
+	GetPet(context.Context, *petstorev1.GetPetRequest) (*petstorev1.GetPetResponse, error)
+	ListPets(context.Context, *petstorev1.ListPetsRequest) (*petstorev1.ListPetsResponse, error)
+	UpdatePet(context.Context, *petstorev1.UpdatePetRequest) (*petstorev1.UpdatePetResponse, error)
+	DeletePet(context.Context, *petstorev1.DeletePetRequest) (*petstorev1.DeletePetResponse, error)
+}
+
+// clients returns the pet store as seen by each kind of user: curl (Connect
+// JSON over HTTP/1.1), a Connect client (binary over h2c), a gRPC-Web client
+// (HTTP/1.1) and gRPC-Go (HTTP/2).
+func (e *testEnv) clients(t *testing.T) map[string]unaryAPI {
+	return map[string]unaryAPI{
+		"curl-json-http1":  &curlClient{base: e.run.URL},
+		"connect-proto-h2": e.connectClient(kittest.H2CClient()),
+		"grpcweb-http1":    e.connectClient(http1Client(), connecthttp.WithGRPCWeb()),
+		"grpc-go":          &grpcClient{conn: e.grpcConn(t)},
+	}
+}
+
+func (e *testEnv) connectClient(hc *http.Client, opts ...connecthttp.Option) petstorev1connect.PetStoreServiceClient {
+	return petstorev1connect.NewPetStoreServiceClient(
+		connect.NewClient(connecthttp.NewTransport(hc, e.run.URL, opts...)))
+}
+
+func (e *testEnv) grpcConn(t *testing.T) *grpc.ClientConn {
+	t.Helper()
+	conn, err := grpc.NewClient(e.run.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return conn
+}
+
+func http1Client() *http.Client {
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	return &http.Client{Transport: &http.Transport{Protocols: protocols}}
+}
+
+// curlClient sends what `curl -H 'Content-Type: application/json' -d …`
+// sends: a Connect unary POST with a JSON body over HTTP/1.1.
+type curlClient struct{ base string }
+
+func (c *curlClient) CreatePet(ctx context.Context, req *petstorev1.CreatePetRequest) (*petstorev1.CreatePetResponse, error) {
+	return postJSON(ctx, c, "CreatePet", req, new(petstorev1.CreatePetResponse))
+}
+func (c *curlClient) GetPet(ctx context.Context, req *petstorev1.GetPetRequest) (*petstorev1.GetPetResponse, error) {
+	return postJSON(ctx, c, "GetPet", req, new(petstorev1.GetPetResponse))
+}
+func (c *curlClient) ListPets(ctx context.Context, req *petstorev1.ListPetsRequest) (*petstorev1.ListPetsResponse, error) {
+	return postJSON(ctx, c, "ListPets", req, new(petstorev1.ListPetsResponse))
+}
+func (c *curlClient) UpdatePet(ctx context.Context, req *petstorev1.UpdatePetRequest) (*petstorev1.UpdatePetResponse, error) {
+	return postJSON(ctx, c, "UpdatePet", req, new(petstorev1.UpdatePetResponse))
+}
+func (c *curlClient) DeletePet(ctx context.Context, req *petstorev1.DeletePetRequest) (*petstorev1.DeletePetResponse, error) {
+	return postJSON(ctx, c, "DeletePet", req, new(petstorev1.DeletePetResponse))
+}
+
+// jsonError is the Connect protocol's JSON error body.
+type jsonError struct {
+	Code    connect.Code `json:"code"`
+	Message string       `json:"message"`
+	Details []struct {
+		Type  string `json:"type"`
+		Value string `json:"value"`
+	} `json:"details"`
+}
+
+func (e *jsonError) Error() string { return fmt.Sprintf("%s: %s", e.Code, e.Message) }
+
+func postJSON[Res proto.Message](ctx context.Context, c *curlClient, method string, req proto.Message, res Res) (Res, error) {
+	var zero Res
+	body, err := protojson.Marshal(req)
+	if err != nil {
+		return zero, err
+	}
+	url := c.base + "/" + petstorev1connect.PetStoreServiceName + "/" + method
+	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return zero, err
+	}
+	httpReq.Header.Set("Content-Type", "application/json")
+	resp, err := http1Client().Do(httpReq)
+	if err != nil {
+		return zero, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return zero, err
+	}
+	if resp.Proto != "HTTP/1.1" {
+		return zero, fmt.Errorf("served over %s, want HTTP/1.1", resp.Proto)
+	}
+	if resp.StatusCode != http.StatusOK {
+		jerr := new(jsonError)
+		if err := json.Unmarshal(data, jerr); err != nil {
+			return zero, fmt.Errorf("HTTP %d with a body that is not a Connect error: %q", resp.StatusCode, data)
+		}
+		return zero, jerr
+	}
+	if err := protojson.Unmarshal(data, res); err != nil {
+		return zero, err
+	}
+	return res, nil
+}
+
+// grpcClient calls the pet store through gRPC-Go with the generated
+// messages, as any gRPC service's client would.
+type grpcClient struct{ conn *grpc.ClientConn }
+
+func (c *grpcClient) CreatePet(ctx context.Context, req *petstorev1.CreatePetRequest) (*petstorev1.CreatePetResponse, error) {
+	return invoke(ctx, c, petstorev1connect.PetStoreServiceCreatePetProcedure, req, new(petstorev1.CreatePetResponse))
+}
+func (c *grpcClient) GetPet(ctx context.Context, req *petstorev1.GetPetRequest) (*petstorev1.GetPetResponse, error) {
+	return invoke(ctx, c, petstorev1connect.PetStoreServiceGetPetProcedure, req, new(petstorev1.GetPetResponse))
+}
+func (c *grpcClient) ListPets(ctx context.Context, req *petstorev1.ListPetsRequest) (*petstorev1.ListPetsResponse, error) {
+	return invoke(ctx, c, petstorev1connect.PetStoreServiceListPetsProcedure, req, new(petstorev1.ListPetsResponse))
+}
+func (c *grpcClient) UpdatePet(ctx context.Context, req *petstorev1.UpdatePetRequest) (*petstorev1.UpdatePetResponse, error) {
+	return invoke(ctx, c, petstorev1connect.PetStoreServiceUpdatePetProcedure, req, new(petstorev1.UpdatePetResponse))
+}
+func (c *grpcClient) DeletePet(ctx context.Context, req *petstorev1.DeletePetRequest) (*petstorev1.DeletePetResponse, error) {
+	return invoke(ctx, c, petstorev1connect.PetStoreServiceDeletePetProcedure, req, new(petstorev1.DeletePetResponse))
+}
+
+func invoke[Res proto.Message](ctx context.Context, c *grpcClient, procedure string, req proto.Message, res Res) (Res, error) {
+	if err := c.conn.Invoke(ctx, procedure, req, res); err != nil {
+		var zero Res
+		return zero, err
+	}
+	return res, nil
+}
+
+// rpcError is what a test asserts about a failed call, whichever client
+// made it: the code and the fields named by google.rpc.BadRequest.
+type rpcError struct {
+	code   connect.Code
+	fields []string
+}
+
+func inspect(t *testing.T, err error) rpcError {
+	t.Helper()
+	var out rpcError
+	var details []proto.Message
+	var cerr *connect.Error
+	var jerr *jsonError
+	switch {
+	case err == nil:
+		t.Fatal("call succeeded, want an error")
+	case errors.As(err, &cerr):
+		out.code = cerr.Code()
+		for _, d := range cerr.Details() {
+			msg, derr := connectproto.UnmarshalErrorDetail(d)
+			if derr != nil {
+				t.Fatalf("undecodable detail: %v", derr)
+			}
+			details = append(details, msg)
+		}
+	case errors.As(err, &jerr):
+		out.code = jerr.Code
+		for _, d := range jerr.Details {
+			if d.Type != "google.rpc.BadRequest" {
+				continue
+			}
+			raw, derr := base64.RawStdEncoding.DecodeString(d.Value)
+			br := new(errdetails.BadRequest)
+			if derr != nil || proto.Unmarshal(raw, br) != nil {
+				t.Fatalf("undecodable BadRequest detail %q", d.Value)
+			}
+			details = append(details, br)
+		}
+	default:
+		st, ok := status.FromError(err)
+		if !ok {
+			t.Fatalf("not an RPC error: %v", err)
+		}
+		out.code = connect.Code(st.Code())
+		for _, d := range st.Details() {
+			if msg, ok := d.(proto.Message); ok {
+				details = append(details, msg)
+			}
+		}
+	}
+	for _, d := range details {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.GetFieldViolations() {
+				out.fields = append(out.fields, v.GetField())
+			}
+		}
+	}
+	slices.Sort(out.fields)
+	return out
+}
+
+func dog(name string) *petstorev1.Pet {
+	return &petstorev1.Pet{
+		Name:     name,
+		Species:  petstorev1.Species_SPECIES_DOG,
+		AgeYears: 3,
+		Tags:     []string{"good", "loud"},
+		Status:   petstorev1.PetStatus_PET_STATUS_AVAILABLE,
+	}
+}
