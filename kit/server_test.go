@@ -168,10 +168,12 @@ func TestReflection_DescribesExactlyTheRegisteredServices(t *testing.T) {
 		t.Errorf("grpc.health.v1.Health methods = %v, want Check and Watch", methods)
 	}
 
+	// v1alpha is deprecated upstream but still what older tools send.
 	alpha, err := reflectionalphapb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())
 	if err != nil {
 		t.Fatalf("v1alpha ServerReflectionInfo: %v", err)
 	}
+	//lint:ignore SA1019 v1alpha is tested on purpose
 	if err := alpha.Send(&reflectionalphapb.ServerReflectionRequest{
 		MessageRequest: &reflectionalphapb.ServerReflectionRequest_ListServices{},
 	}); err != nil {
@@ -181,6 +183,7 @@ func TestReflection_DescribesExactlyTheRegisteredServices(t *testing.T) {
 	if err != nil {
 		t.Fatalf("v1alpha ListServices: %v", err)
 	}
+	//lint:ignore SA1019 v1alpha is tested on purpose
 	if n := len(res.GetListServicesResponse().GetService()); n != len(want) {
 		t.Errorf("v1alpha listed %d services, want %d", n, len(want))
 	}

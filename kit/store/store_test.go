@@ -94,11 +94,11 @@ func TestMigrate_AppliesOnceAndRetriesAFailedStep(t *testing.T) {
 		}
 		defer db.Close()
 
-		applied, err := store.Migrate(ctx, db, "test", widgetMigrations(true))
+		_, err = store.Migrate(ctx, db, "test", widgetMigrations(true))
 		if err == nil || !strings.Contains(err.Error(), "boom") {
 			t.Fatalf("Migrate with a failing step: %v, want boom", err)
 		}
-		applied, err = store.Migrate(ctx, db, "test", widgetMigrations(false))
+		applied, err := store.Migrate(ctx, db, "test", widgetMigrations(false))
 		if err != nil {
 			t.Fatalf("Migrate after fixing the step: %v", err)
 		}
