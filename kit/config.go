@@ -3,6 +3,7 @@ package kit
 import (
 	"flag"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -49,6 +50,46 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// DBMaxOpenConns caps the database pool; 0 picks the dialect's default.
 	DBMaxOpenConns int
+
+	// LogQueueSize bounds request-log records waiting to be written; when
+	// full, records are dropped and counted, never blocking a call.
+	LogQueueSize int
+	// LogBatchSize is the most request-log rows one transaction inserts.
+	LogBatchSize int
+	// LogFlushInterval is the longest a record waits for a full batch.
+	LogFlushInterval time.Duration
+	// LogRetention deletes request-log rows older than this (hourly); 0
+	// keeps them all.
+	LogRetention time.Duration
+	// LogPayloadBytes, when positive, captures the first request and
+	// response message of each call as JSON, truncated to this size.
+	LogPayloadBytes int
+	// LogRedactFields are extra field paths ("pet.name") replaced by
+	// "[REDACTED]" in captured payloads; fields marked debug_redact always are.
+	LogRedactFields []string
+	// LogSkipProcedures are procedure patterns not logged at all.
+	LogSkipProcedures []string
+	// LogErrorsOnly logs failed calls only.
+	LogErrorsOnly bool
+	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
+	TrustedProxies []string
+
+	// PublicProcedures are procedure patterns callable without credentials,
+	// beyond those marked (switchboard.v1.access) = ACCESS_PUBLIC.
+	PublicProcedures []string
+	// ProtectedProcedures are procedure patterns that always need a key; they
+	// win over every other rule.
+	ProtectedProcedures []string
+	// APIKeyHeader is the header that may carry an API key (besides
+	// "Authorization: Bearer").
+	APIKeyHeader string
+	// APIKeyCacheTTL is how long a verified key is trusted without asking
+	// the database; a key revoked elsewhere stops working within it.
+	APIKeyCacheTTL time.Duration
+	// AuthFailureLimit is how many bad credentials one peer may send per
+	// AuthFailureWindow before it is refused until the window ends; 0 = off.
+	AuthFailureLimit  int
+	AuthFailureWindow time.Duration
 }
 
 // EnvPrefix prefixes every environment variable the kit reads.
@@ -68,6 +109,14 @@ func DefaultConfig() Config {
 		MaxConcurrentStreams: 250,
 		ShutdownDelay:        0,
 		ShutdownGrace:        10 * time.Second,
+		LogQueueSize:         10000,
+		LogBatchSize:         500,
+		LogFlushInterval:     200 * time.Millisecond,
+		LogRetention:         30 * 24 * time.Hour,
+		APIKeyHeader:         "X-Api-Key",
+		APIKeyCacheTTL:       10 * time.Second,
+		AuthFailureLimit:     20,
+		AuthFailureWindow:    time.Minute,
 	}
 }
 
@@ -96,6 +145,21 @@ func (c *Config) knobs() []knob {
 		{"shutdown-delay", "report NOT_SERVING this long before refusing calls", (*durationValue)(&c.ShutdownDelay)},
 		{"shutdown-grace", "time in-flight calls get to finish on shutdown", (*durationValue)(&c.ShutdownGrace)},
 		{"db-max-open-conns", "database connection pool size (0: dialect default)", (*intValue)(&c.DBMaxOpenConns)},
+		{"log-queue-size", "request-log records queued before new ones are dropped", (*intValue)(&c.LogQueueSize)},
+		{"log-batch-size", "request-log rows per insert transaction", (*intValue)(&c.LogBatchSize)},
+		{"log-flush-interval", "longest wait before a partial batch is written", (*durationValue)(&c.LogFlushInterval)},
+		{"log-retention", "delete request-log rows older than this (0: keep)", (*durationValue)(&c.LogRetention)},
+		{"log-payload-bytes", "capture request/response JSON up to this size (0: off)", (*intValue)(&c.LogPayloadBytes)},
+		{"log-redact-fields", "comma-separated field paths redacted in captured payloads", (*listValue)(&c.LogRedactFields)},
+		{"log-skip-procedures", "comma-separated procedure patterns not logged", (*listValue)(&c.LogSkipProcedures)},
+		{"log-errors-only", "log failed calls only", (*boolValue)(&c.LogErrorsOnly)},
+		{"trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", (*listValue)(&c.TrustedProxies)},
+		{"public-procedures", "comma-separated procedure patterns callable without a key", (*listValue)(&c.PublicProcedures)},
+		{"protected-procedures", "comma-separated procedure patterns that always need a key", (*listValue)(&c.ProtectedProcedures)},
+		{"api-key-header", "header that may carry an API key", (*stringValue)(&c.APIKeyHeader)},
+		{"api-key-cache-ttl", "how long a verified key is trusted without a lookup", (*durationValue)(&c.APIKeyCacheTTL)},
+		{"auth-failure-limit", "bad credentials per peer per window before refusal (0: off)", (*intValue)(&c.AuthFailureLimit)},
+		{"auth-failure-window", "window of the auth failure limit", (*durationValue)(&c.AuthFailureWindow)},
 	}
 }
 
@@ -145,6 +209,13 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: read-header-timeout and idle-timeout must be positive")
 	case c.ShutdownDelay < 0, c.ShutdownGrace < 0:
 		return fmt.Errorf("kit: shutdown-delay and shutdown-grace must not be negative")
+	case c.LogQueueSize <= 0, c.LogBatchSize <= 0, c.LogFlushInterval <= 0:
+		return fmt.Errorf("kit: log-queue-size, log-batch-size and log-flush-interval must be positive")
+	case c.APIKeyHeader == "":
+		return fmt.Errorf("kit: api-key-header is empty")
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -175,6 +246,32 @@ func (v *intValue) Set(s string) error {
 		*v = intValue(n)
 	}
 	return err
+}
+
+// trustedProxies parses TrustedProxies.
+func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("kit: trusted-proxies: %q is not a CIDR", s)
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+type listValue []string
+
+func (v *listValue) String() string { return strings.Join(*v, ",") }
+func (v *listValue) Set(s string) error {
+	*v = nil
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*v = append(*v, part)
+		}
+	}
+	return nil
 }
 
 type durationValue time.Duration

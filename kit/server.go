@@ -19,7 +19,9 @@ import (
 	"github.com/uptrace/bun/migrate"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/switchboardkit/switchboard/interceptors"
 	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/validate"
 )
 
 // Server serves the methods registered on its *connect.Server over gRPC,
@@ -34,6 +36,10 @@ type Server struct {
 	health *health
 	tls    *tls.Config
 
+	validator *validate.Engine
+	apiKeys   *interceptors.APIKeys // nil when another Authenticator is used
+	logWriter *store.LogWriter
+
 	ready     chan struct{}
 	addr      net.Addr
 	closeOnce sync.Once
@@ -43,9 +49,12 @@ type Server struct {
 type Option func(*options)
 
 type options struct {
-	logger       *slog.Logger
-	migrations   []namedMigrations
-	interceptors []connect.ServerInterceptor
+	logger        *slog.Logger
+	migrations    []namedMigrations
+	interceptors  []connect.ServerInterceptor
+	authenticator interceptors.Authenticator
+	validator     *validate.Engine
+	observers     []func(*store.RequestLog)
 }
 
 type namedMigrations struct {
@@ -65,10 +74,29 @@ func WithMigrations(name string, migrations *migrate.Migrations) Option {
 	return func(o *options) { o.migrations = append(o.migrations, namedMigrations{name, migrations}) }
 }
 
-// WithInterceptors adds server interceptors around every method; they run in
-// the order given, outermost first.
-func WithInterceptors(interceptors ...connect.ServerInterceptor) Option {
-	return func(o *options) { o.interceptors = append(o.interceptors, interceptors...) }
+// WithInterceptors adds server interceptors after the kit's own chain
+// (requestlog → auth → errors → validate), closest to the handler, in the
+// order given.
+func WithInterceptors(list ...connect.ServerInterceptor) Option {
+	return func(o *options) { o.interceptors = append(o.interceptors, list...) }
+}
+
+// WithAuthenticator replaces the built-in API-key authenticator (for JWTs,
+// mTLS identities, …). The access policy and scope checks stay the kit's.
+func WithAuthenticator(a interceptors.Authenticator) Option {
+	return func(o *options) { o.authenticator = a }
+}
+
+// WithValidator sets the validation engine (default: validate.New(); reach
+// it with Server.Validator to register rules).
+func WithValidator(engine *validate.Engine) Option {
+	return func(o *options) { o.validator = engine }
+}
+
+// WithCallObserver calls fn with the record of every finished call, on the
+// call's goroutine; fn must be quick and must not block.
+func WithCallObserver(fn func(*store.RequestLog)) Option {
+	return func(o *options) { o.observers = append(o.observers, fn) }
 }
 
 // New checks cfg, loads the TLS certificate if one is configured, opens the
@@ -78,17 +106,17 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{logger: slog.Default()}
+	o := options{logger: slog.Default(), validator: validate.New()}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	s := &Server{
-		cfg:    cfg,
-		log:    o.logger,
-		rpc:    connect.NewServer(o.interceptors...),
-		mux:    http.NewServeMux(),
-		health: newHealth(),
-		ready:  make(chan struct{}),
+		cfg:       cfg,
+		log:       o.logger,
+		mux:       http.NewServeMux(),
+		health:    newHealth(),
+		validator: o.validator,
+		ready:     make(chan struct{}),
 	}
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -101,32 +129,104 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			NextProtos:   []string{"h2", "http/1.1"},
 		}
 	}
+	if err := s.openDB(o.migrations); err != nil {
+		return nil, err
+	}
+	s.rpc = connect.NewServer(append(s.defaultChain(o), o.interceptors...)...)
 	if err := s.health.register(s.rpc); err != nil {
+		_ = s.db.Close()
 		return nil, err
 	}
 	if cfg.Reflection {
 		grpcreflect.Register(s.rpc)
 	}
 	s.mux.HandleFunc("GET /healthz", s.serveHealthz)
+	return s, nil
+}
 
+// openDB opens the database and applies the kit's migrations, then the
+// application's.
+func (s *Server) openDB(sets []namedMigrations) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, cfg.DSN, store.Options{MaxOpenConns: cfg.DBMaxOpenConns})
+	db, err := store.Open(ctx, s.cfg.DSN, store.Options{MaxOpenConns: s.cfg.DBMaxOpenConns})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	s.db = db
-	for _, m := range o.migrations {
+	sets = append([]namedMigrations{{"switchboard", store.KitMigrations()}}, sets...)
+	for _, m := range sets {
 		applied, err := store.Migrate(ctx, db, m.name, m.set)
 		if err != nil {
 			_ = db.Close()
-			return nil, err
+			return err
 		}
 		if len(applied) > 0 {
 			s.log.Info("applied migrations", "set", m.name, "migrations", applied)
 		}
 	}
-	return s, nil
+	s.db = db
+	return nil
+}
+
+// defaultChain builds the kit's interceptors from the config.
+func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
+	cfg := s.cfg
+	trusted, _ := cfg.trustedProxies() // checked by Validate
+	s.logWriter = store.NewLogWriter(s.db, store.LogWriterOptions{
+		QueueSize:     cfg.LogQueueSize,
+		BatchSize:     cfg.LogBatchSize,
+		FlushInterval: cfg.LogFlushInterval,
+		Retention:     cfg.LogRetention,
+		Logger:        s.log,
+	})
+	authn := o.authenticator
+	if authn == nil {
+		s.apiKeys = interceptors.NewAPIKeys(s.db, interceptors.APIKeysOptions{
+			Header: cfg.APIKeyHeader, CacheTTL: cfg.APIKeyCacheTTL, Logger: s.log,
+		})
+		authn = s.apiKeys
+	}
+	logOpts := []interceptors.RequestLogOption{
+		interceptors.WithLogLogger(s.log),
+		interceptors.WithSkipProcedures(cfg.LogSkipProcedures...),
+		interceptors.WithTrustedProxies(trusted...),
+	}
+	if cfg.LogErrorsOnly {
+		logOpts = append(logOpts, interceptors.WithErrorsOnly())
+	}
+	if cfg.LogPayloadBytes > 0 {
+		logOpts = append(logOpts, interceptors.WithPayloadCapture(cfg.LogPayloadBytes, cfg.LogRedactFields...))
+	}
+	for _, fn := range o.observers {
+		logOpts = append(logOpts, interceptors.WithCallObserver(fn))
+	}
+	return interceptors.Default(interceptors.Chain{
+		Sink:          s.logWriter,
+		RequestLog:    logOpts,
+		Authenticator: authn,
+		Auth: []interceptors.AuthOption{
+			interceptors.WithPublicProcedures(cfg.PublicProcedures...),
+			interceptors.WithProtectedProcedures(cfg.ProtectedProcedures...),
+			interceptors.WithAuthTrustedProxies(trusted...),
+			interceptors.WithFailureLimit(cfg.AuthFailureLimit, cfg.AuthFailureWindow),
+		},
+		Errors:    []interceptors.ErrorsOption{interceptors.WithErrorLogger(s.log)},
+		Validator: s.validator,
+	})
+}
+
+// Validator returns the validation engine; register rules for your request
+// messages on it before Run.
+func (s *Server) Validator() *validate.Engine { return s.validator }
+
+// APIKeys returns the built-in authenticator, or nil when WithAuthenticator
+// replaced it.
+func (s *Server) APIKeys() *interceptors.APIKeys { return s.apiKeys }
+
+// LogStats reports the request log writer's counters: rows written, records
+// dropped (queue full), rows lost to database errors, and records queued now.
+func (s *Server) LogStats() (written, dropped, failed int64, queued int) {
+	return s.logWriter.Stats()
 }
 
 // RPC returns the registry of every method the server serves. Register
@@ -188,6 +288,18 @@ func (s *Server) Run(ctx context.Context) error {
 	baseCtx = context.WithValue(baseCtx, drainKey{}, (<-chan struct{})(drain))
 	httpServer := s.httpServer(baseCtx)
 
+	s.logWriter.Start()
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	var background sync.WaitGroup
+	if s.apiKeys != nil {
+		background.Go(func() { s.apiKeys.Run(bgCtx) })
+	}
+	defer func() {
+		stopBackground()
+		background.Wait()
+		s.flushLogs()
+	}()
+
 	s.markServing()
 	s.addr = ln.Addr()
 	close(s.ready)
@@ -230,7 +342,18 @@ func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCa
 		cancelCalls()
 		_ = httpServer.Close()
 	}
-	s.log.Info("stopped")
+}
+
+// flushLogs writes every queued request-log record; the calls have all ended
+// by now, so none is lost unless the database stays down past the bound.
+func (s *Server) flushLogs() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.logWriter.Close(ctx); err != nil {
+		s.log.Error("request log: flush did not finish", "error", err)
+	}
+	written, dropped, failed, queued := s.logWriter.Stats()
+	s.log.Info("stopped", "logged", written, "dropped", dropped, "failed", failed, "unflushed", queued)
 }
 
 func (s *Server) httpServer(baseCtx context.Context) *http.Server {

@@ -140,8 +140,11 @@ func TestHealth_NotServingDuringShutdownDelay(t *testing.T) {
 }
 
 func TestReflection_DescribesExactlyTheRegisteredServices(t *testing.T) {
-	run := kittest.Start(t, newServer(t, nil))
-	conn := dialGRPC(t, run.Addr)
+	srv := newServer(t, nil)
+	key := kittest.APIKey(t, srv, "reflection", "grpc.reflection.*/*")
+	run := kittest.Start(t, srv)
+	conn := dialGRPC(t, run.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(kittest.Bearer(key)))
 	want := []string{
 		"grpc.health.v1.Health",
 		"grpc.reflection.v1.ServerReflection",
@@ -189,8 +192,27 @@ func TestReflection_DescribesExactlyTheRegisteredServices(t *testing.T) {
 	}
 }
 
+func TestReflection_IsProtectedByDefault(t *testing.T) {
+	run := kittest.Start(t, newServer(t, nil))
+	stream, err := reflectionpb.NewServerReflectionClient(dialGRPC(t, run.Addr)).ServerReflectionInfo(t.Context())
+	if err == nil {
+		err = stream.Send(&reflectionpb.ServerReflectionRequest{
+			MessageRequest: &reflectionpb.ServerReflectionRequest_ListServices{},
+		})
+	}
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if status.Code(err) != codes.Unauthenticated {
+		t.Errorf("reflection without a key: %v, want Unauthenticated", err)
+	}
+}
+
 func TestReflection_OffIsUnimplemented(t *testing.T) {
-	run := kittest.Start(t, newServer(t, func(c *kit.Config) { c.Reflection = false }))
+	run := kittest.Start(t, newServer(t, func(c *kit.Config) {
+		c.Reflection = false
+		c.PublicProcedures = []string{"grpc.reflection.*/*"}
+	}))
 	stream, err := reflectionpb.NewServerReflectionClient(dialGRPC(t, run.Addr)).ServerReflectionInfo(t.Context())
 	if err == nil {
 		err = stream.Send(&reflectionpb.ServerReflectionRequest{

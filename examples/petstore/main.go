@@ -54,6 +54,6 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), logger))
+	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), srv.Validator()))
 	return srv.Run(ctx)
 }

@@ -23,11 +23,25 @@ func TestExample_StartsServesAndStopsOnSIGTERM(t *testing.T) {
 		t.Skip("builds the example binary")
 	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "petstore")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
+	bin, cli := filepath.Join(dir, "petstore"), filepath.Join(dir, "switchboard")
+	for out, pkg := range map[string]string{bin: ".", cli: "../../cmd/switchboard"} {
+		build := exec.Command("go", "build", "-o", out, pkg)
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			t.Fatalf("go build %s: %v", pkg, err)
+		}
+	}
+	// The README's way to get a key: the CLI on the server's database.
+	create := exec.Command(cli, "keys", "create", "--name", "readme", "--scope", "petstore.v1.PetStoreService/*",
+		"--dsn", "sqlite:data/petstore.db")
+	create.Dir = dir
+	out, err := create.Output()
+	if err != nil {
+		t.Fatalf("switchboard keys create: %v", err)
+	}
+	key := strings.TrimSpace(string(out))
+	if !strings.HasPrefix(key, "sb_") || strings.Contains(key, "\n") {
+		t.Fatalf("keys create printed %q on stdout, want the key alone", out)
 	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
@@ -57,8 +71,14 @@ func TestExample_StartsServesAndStopsOnSIGTERM(t *testing.T) {
 	}
 	go func() { _, _ = io.Copy(io.Discard, stderr) }()
 
-	resp, err := http.Post("http://"+addr+"/petstore.v1.PetStoreService/CreatePet", "application/json",
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/petstore.v1.PetStoreService/CreatePet",
 		strings.NewReader(`{"pet":{"name":"Rex","species":"SPECIES_DOG","status":"PET_STATUS_AVAILABLE"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

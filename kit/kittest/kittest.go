@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/store"
 )
 
 // Config returns kit defaults fit for a test: a free loopback port, the
@@ -80,3 +81,53 @@ func H2CClient() *http.Client {
 	protocols.SetUnencryptedHTTP2(true)
 	return &http.Client{Transport: &http.Transport{Protocols: protocols}}
 }
+
+// APIKey creates an API key with scopes in srv's database and returns the
+// full secret, as `switchboard keys create` would print it.
+func APIKey(t testing.TB, srv *kit.Server, name string, scopes ...string) string {
+	t.Helper()
+	secret, key, err := store.NewAPIKey(name, scopes, 0, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAPIKey(context.Background(), srv.DB(), key); err != nil {
+		t.Fatalf("create API key: %v", err)
+	}
+	return secret
+}
+
+// WithBearer returns a copy of c that sends "Authorization: Bearer key" on
+// every request (nil c means a plain HTTP/1.1 client).
+func WithBearer(c *http.Client, key string) *http.Client {
+	if c == nil {
+		c = &http.Client{}
+	}
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	out := *c
+	out.Transport = roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		r = r.Clone(r.Context())
+		r.Header.Set("Authorization", "Bearer "+key)
+		return base.RoundTrip(r)
+	})
+	return &out
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Bearer is gRPC-Go per-RPC credentials carrying an API key
+// (grpc.WithPerRPCCredentials(kittest.Bearer(key))) over plaintext loopback.
+type Bearer string
+
+// GetRequestMetadata implements credentials.PerRPCCredentials.
+func (b Bearer) GetRequestMetadata(context.Context, ...string) (map[string]string, error) {
+	return map[string]string{"authorization": "Bearer " + string(b)}, nil
+}
+
+// RequireTransportSecurity implements credentials.PerRPCCredentials: tests
+// run on loopback without TLS.
+func (Bearer) RequireTransportSecurity() bool { return false }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,8 @@ type testEnv struct {
 	srv *kit.Server
 	svc *Service
 	run *kittest.Running
+	// key is an API key with every pet store scope.
+	key string
 }
 
 func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
@@ -45,14 +48,26 @@ func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := kit.New(cfg, kit.WithLogger(logger), kit.WithMigrations("petstore", Migrations()))
+	srv, err := kit.New(cfg, kit.WithLogger(testLogger(t)), kit.WithMigrations("petstore", Migrations()))
 	if err != nil {
 		t.Fatalf("kit.New: %v", err)
 	}
-	svc := New(srv.DB(), logger)
+	svc := New(srv.DB(), srv.Validator())
 	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), svc)
-	return &testEnv{srv: srv, svc: svc, run: kittest.Start(t, srv)}
+	key := kittest.APIKey(t, srv, "tests", petstorev1connect.PetStoreServiceName+"/*", "grpc.reflection.*/*")
+	return &testEnv{srv: srv, svc: svc, run: kittest.Start(t, srv), key: key}
+}
+
+// testLogger sends the server's log to the test's log, shown on failure.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // waitWatchers waits until n WatchPets streams are subscribed, so a write
@@ -82,9 +97,9 @@ type unaryAPI interface {
 // (HTTP/1.1) and gRPC-Go (HTTP/2).
 func (e *testEnv) clients(t *testing.T) map[string]unaryAPI {
 	return map[string]unaryAPI{
-		"curl-json-http1":  &curlClient{base: e.run.URL},
-		"connect-proto-h2": e.connectClient(kittest.H2CClient()),
-		"grpcweb-http1":    e.connectClient(http1Client(), connecthttp.WithGRPCWeb()),
+		"curl-json-http1":  &curlClient{base: e.run.URL, key: e.key},
+		"connect-proto-h2": e.connectClient(kittest.WithBearer(kittest.H2CClient(), e.key)),
+		"grpcweb-http1":    e.connectClient(kittest.WithBearer(http1Client(), e.key), connecthttp.WithGRPCWeb()),
 		"grpc-go":          &grpcClient{conn: e.grpcConn(t)},
 	}
 }
@@ -96,7 +111,8 @@ func (e *testEnv) connectClient(hc *http.Client, opts ...connecthttp.Option) pet
 
 func (e *testEnv) grpcConn(t *testing.T) *grpc.ClientConn {
 	t.Helper()
-	conn, err := grpc.NewClient(e.run.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(e.run.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithPerRPCCredentials(kittest.Bearer(e.key)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +128,7 @@ func http1Client() *http.Client {
 
 // curlClient sends what `curl -H 'Content-Type: application/json' -d …`
 // sends: a Connect unary POST with a JSON body over HTTP/1.1.
-type curlClient struct{ base string }
+type curlClient struct{ base, key string }
 
 func (c *curlClient) CreatePet(ctx context.Context, req *petstorev1.CreatePetRequest) (*petstorev1.CreatePetResponse, error) {
 	return postJSON(ctx, c, "CreatePet", req, new(petstorev1.CreatePetResponse))
@@ -154,6 +170,9 @@ func postJSON[Res proto.Message](ctx context.Context, c *curlClient, method stri
 		return zero, err
 	}
 	httpReq.Header.Set("Content-Type", "application/json")
+	if c.key != "" {
+		httpReq.Header.Set("Authorization", "Bearer "+c.key)
+	}
 	resp, err := http1Client().Do(httpReq)
 	if err != nil {
 		return zero, err

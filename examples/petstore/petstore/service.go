@@ -4,9 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io"
-	"log/slog"
+	"fmt"
 	"slices"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/validate"
 )
 
 const (
@@ -29,30 +29,27 @@ const (
 
 // Service implements petstorev1connect.PetStoreServiceHandler.
 type Service struct {
-	db  *bun.DB
-	log *slog.Logger
-	hub *hub
-	now func() time.Time
+	db       *bun.DB
+	validate *validate.Engine
+	hub      *hub
+	now      func() time.Time
 }
 
 var _ petstorev1connect.PetStoreServiceHandler = (*Service)(nil)
 
-// New returns the pet store on db, whose schema Migrations has applied.
-func New(db *bun.DB, logger *slog.Logger) *Service {
-	return &Service{db: db, log: logger, hub: newHub(), now: time.Now}
+// New returns the pet store on db, whose schema Migrations has applied. It
+// registers its validation rules on engine (the kit's, srv.Validator()).
+func New(db *bun.DB, engine *validate.Engine) *Service {
+	RegisterRules(engine)
+	return &Service{db: db, validate: engine, hub: newHub(), now: time.Now}
 }
 
 // CreatePet stores a new pet. The id and timestamps in the request are
 // ignored: the server assigns them.
 func (s *Service) CreatePet(ctx context.Context, req *petstorev1.CreatePetRequest) (*petstorev1.CreatePetResponse, error) {
-	var v violations
-	v.checkPet("pet", req.GetPet(), mutablePaths)
-	if err := v.err(); err != nil {
-		return nil, err
-	}
 	row := newPetRow(req.GetPet(), s.timestamp())
 	if _, err := s.db.NewInsert().Model(row).Returning("id").Exec(ctx); err != nil {
-		return nil, s.internal(ctx, "insert pet", err)
+		return nil, fmt.Errorf("petstore: insert pet: %w", err)
 	}
 	pet := row.proto()
 	s.hub.publish(petstorev1.EventType_EVENT_TYPE_CREATED, pet)
@@ -70,16 +67,9 @@ func (s *Service) GetPet(ctx context.Context, req *petstorev1.GetPetRequest) (*p
 
 // ListPets returns one page of pets in id order.
 func (s *Service) ListPets(ctx context.Context, req *petstorev1.ListPetsRequest) (*petstorev1.ListPetsResponse, error) {
-	var v violations
-	if n := req.GetPageSize(); n < 0 || n > maxPageSize {
-		v.add("page_size", "range", "page_size must be 0 to %d, got %d", maxPageSize, n)
-	}
 	token, ok := decodePageToken(req.GetPageToken(), req)
 	if !ok {
-		v.add("page_token", "invalid", "page_token was not issued for this query")
-	}
-	if err := v.err(); err != nil {
-		return nil, err
+		return nil, validate.Fieldf("page_token", "invalid", "was not issued for this query")
 	}
 	size := int(req.GetPageSize())
 	if size == 0 {
@@ -94,7 +84,7 @@ func (s *Service) ListPets(ctx context.Context, req *petstorev1.ListPetsRequest)
 		q = q.Where("status = ?", int32(st))
 	}
 	if err := q.Scan(ctx); err != nil {
-		return nil, s.internal(ctx, "list pets", err)
+		return nil, fmt.Errorf("petstore: list pets: %w", err)
 	}
 	res := &petstorev1.ListPetsResponse{}
 	if len(rows) > size {
@@ -118,19 +108,19 @@ func (s *Service) UpdatePet(ctx context.Context, req *petstorev1.UpdatePetReques
 	if len(paths) == 0 {
 		paths = mutablePaths
 	}
-	var v violations
 	if req.GetPet().GetId() <= 0 {
-		v.add("pet.id", "required", "pet.id must name the pet to update")
+		return nil, validate.Fieldf("pet.id", "required", "must name the pet to update")
 	}
 	for _, p := range paths {
-		if !isMutablePath(p) {
-			v.add("update_mask", "invalid", "%q is not a mutable field (use %v)", p, mutablePaths)
+		if !slices.Contains(mutablePaths, p) {
+			return nil, validate.Fieldf("update_mask", "invalid", "%q is not a mutable field (use %v)", p, mutablePaths)
 		}
 	}
-	if len(v) == 0 {
-		v.checkPet("pet", req.GetPet(), paths)
-	}
-	if err := v.err(); err != nil {
+	if err := s.validate.ValidateFields(req.GetPet(), paths...); err != nil {
+		var verr *validate.Error
+		if errors.As(err, &verr) {
+			return nil, verr.Prefix("pet")
+		}
 		return nil, err
 	}
 	var updated *petRow
@@ -142,7 +132,7 @@ func (s *Service) UpdatePet(ctx context.Context, req *petstorev1.UpdatePetReques
 		row.setFields(req.GetPet(), paths)
 		row.UpdateTime = s.timestamp()
 		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
-			return s.internal(ctx, "update pet", err)
+			return fmt.Errorf("petstore: update pet: %w", err)
 		}
 		updated = row
 		return nil
@@ -164,7 +154,7 @@ func (s *Service) DeletePet(ctx context.Context, req *petstorev1.DeletePetReques
 			return err
 		}
 		if _, err := tx.NewDelete().Model(row).WherePK().Exec(ctx); err != nil {
-			return s.internal(ctx, "delete pet", err)
+			return fmt.Errorf("petstore: delete pet: %w", err)
 		}
 		deleted = row
 		return nil
@@ -180,13 +170,6 @@ func (s *Service) DeletePet(ctx context.Context, req *petstorev1.DeletePetReques
 // the call starts. It ends after max_events events (when positive), when the
 // client goes away, or cleanly when the server shuts down.
 func (s *Service) WatchPets(ctx context.Context, req *petstorev1.WatchPetsRequest, stream petstorev1connect.PetStoreServiceWatchPetsServerStream) error {
-	var v violations
-	if req.GetMaxEvents() < 0 {
-		v.add("max_events", "range", "max_events must not be negative")
-	}
-	if err := v.err(); err != nil {
-		return err
-	}
 	sub, unsubscribe := s.hub.subscribe(req.GetSpecies())
 	defer unsubscribe()
 	// Flush headers now: a client that has them knows the watch is live.
@@ -217,7 +200,6 @@ func (s *Service) WatchPets(ctx context.Context, req *petstorev1.WatchPetsReques
 func (s *Service) ImportPets(ctx context.Context, stream petstorev1connect.PetStoreServiceImportPetsServerStream) (*petstorev1.ImportPetsResponse, error) {
 	now := s.timestamp()
 	var rows []*petRow
-	var v violations
 	for {
 		req, err := stream.Receive()
 		if errors.Is(err, io.EOF) {
@@ -229,11 +211,7 @@ func (s *Service) ImportPets(ctx context.Context, stream petstorev1connect.PetSt
 		if len(rows) == maxImport {
 			return nil, connect.Errorf(connect.CodeResourceExhausted, "at most %d pets per import", maxImport)
 		}
-		v.checkPet(fmt.Sprintf("[%d].pet", len(rows)), req.GetPet(), mutablePaths)
-		rows = append(rows, newPetRow(req.GetPet(), now))
-	}
-	if err := v.err(); err != nil {
-		return nil, err
+		rows = append(rows, newPetRow(req.GetPet(), now)) // each message was validated on Receive
 	}
 	res := &petstorev1.ImportPetsResponse{}
 	if len(rows) == 0 {
@@ -244,7 +222,7 @@ func (s *Service) ImportPets(ctx context.Context, stream petstorev1connect.PetSt
 		return err
 	})
 	if err != nil {
-		return nil, s.internal(ctx, "import pets", err)
+		return nil, fmt.Errorf("petstore: import pets: %w", err)
 	}
 	pets := make([]*petstorev1.Pet, len(rows))
 	for i, r := range rows {
@@ -259,11 +237,6 @@ func (s *Service) ImportPets(ctx context.Context, stream petstorev1connect.PetSt
 // find loads one pet; forUpdate locks the row on PostgreSQL (SQLite
 // transactions already hold the write lock from BEGIN).
 func (s *Service) find(ctx context.Context, db bun.IDB, id int64, forUpdate bool) (*petRow, error) {
-	if id <= 0 {
-		var v violations
-		v.add("id", "required", "id must be a positive pet id, got %d", id)
-		return nil, v.err()
-	}
 	row := new(petRow)
 	q := db.NewSelect().Model(row).Where("id = ?", id)
 	if forUpdate && store.DialectOf(db) == store.Postgres {
@@ -273,7 +246,7 @@ func (s *Service) find(ctx context.Context, db bun.IDB, id int64, forUpdate bool
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, connect.Errorf(connect.CodeNotFound, "pet %d not found", id)
 		}
-		return nil, s.internal(ctx, "load pet", err)
+		return nil, fmt.Errorf("petstore: load pet: %w", err)
 	}
 	return row, nil
 }
@@ -282,17 +255,4 @@ func (s *Service) find(ctx context.Context, db bun.IDB, id int64, forUpdate bool
 // a pet read back equals the pet returned.
 func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
 
-// internal logs err with its context and returns an error that says nothing
-// about it to the client.
-func (s *Service) internal(ctx context.Context, op string, err error) error {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return connect.NewError(connect.CodeCanceled, "call canceled").WithCause(err)
-	case errors.Is(err, context.DeadlineExceeded):
-		return connect.NewError(connect.CodeDeadlineExceeded, "deadline exceeded").WithCause(err)
-	}
-	s.log.ErrorContext(ctx, "petstore: "+op+" failed", "error", err)
-	return connect.NewError(connect.CodeInternal, "internal error").WithCause(err)
-}
 
-func isMutablePath(p string) bool { return slices.Contains(mutablePaths, p) }

@@ -1,0 +1,249 @@
+package interceptors
+
+// Auth: the second interceptor. It decides from the request headers alone —
+// before any payload is read or decoded — whether the call may proceed:
+// it asks an Authenticator who the caller is, applies the method's access
+// level (the (switchboard.v1.access) option, or config), checks scopes, and
+// puts the Principal on the context (switchboard.PrincipalFromContext).
+// Peers that keep sending bad credentials are slowed down.
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connectproto"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/switchboardkit/switchboard"
+	switchboardv1 "github.com/switchboardkit/switchboard/gen/switchboard/v1"
+)
+
+// Authenticator establishes who is calling from the request headers.
+//
+// It returns (nil, nil) when the request carries no credentials it
+// recognizes as its own, a Principal when they are valid, and an error
+// wrapping ErrInvalidCredentials when they are present but wrong, expired
+// or revoked. Any other error means it could not decide (its store is down)
+// and the call fails with UNAVAILABLE.
+type Authenticator interface {
+	Authenticate(ctx context.Context, header *connect.Header) (*switchboard.Principal, error)
+}
+
+// ErrInvalidCredentials is what an Authenticator wraps for bad credentials.
+var ErrInvalidCredentials = errors.New("invalid credentials")
+
+// Reasons in the ErrorInfo of auth failures.
+const (
+	ReasonMissingCredentials = "MISSING_CREDENTIALS"
+	ReasonInvalidCredentials = "INVALID_CREDENTIALS"
+	ReasonMissingScope       = "MISSING_SCOPE"
+	ReasonTooManyFailures    = "TOO_MANY_FAILED_ATTEMPTS"
+	ReasonAuthUnavailable    = "AUTH_UNAVAILABLE"
+)
+
+type authOptions struct {
+	public      []string
+	protected   []string
+	trusted     []netip.Prefix
+	maxFailures int
+	window      time.Duration
+	domain      string
+}
+
+// AuthOption configures Auth.
+type AuthOption func(*authOptions)
+
+// WithPublicProcedures makes procedures matching the patterns public
+// ("grpc.reflection.*/*"), whatever their proto option says.
+func WithPublicProcedures(patterns ...string) AuthOption {
+	return func(o *authOptions) { o.public = append(o.public, patterns...) }
+}
+
+// WithProtectedProcedures makes procedures matching the patterns protected;
+// it wins over everything else (fail closed).
+func WithProtectedProcedures(patterns ...string) AuthOption {
+	return func(o *authOptions) { o.protected = append(o.protected, patterns...) }
+}
+
+// WithAuthTrustedProxies lets X-Forwarded-For name the peer that failure
+// limits apply to when the direct peer is in prefixes.
+func WithAuthTrustedProxies(prefixes ...netip.Prefix) AuthOption {
+	return func(o *authOptions) { o.trusted = append(o.trusted, prefixes...) }
+}
+
+// WithFailureLimit allows max failed credential checks per peer per window
+// before the peer gets RESOURCE_EXHAUSTED until the window ends (default 20
+// per minute; max 0 turns the limit off).
+func WithFailureLimit(max int, window time.Duration) AuthOption {
+	return func(o *authOptions) { o.maxFailures, o.window = max, window }
+}
+
+// healthProcedures are public unless configured otherwise: load balancers
+// probe without credentials.
+const healthProcedures = "grpc.health.v1.Health/*"
+
+// Auth returns the auth interceptor. A nil authenticator accepts no
+// credentials at all: public methods work, everything else is refused.
+func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
+	o := authOptions{maxFailures: 20, window: time.Minute, domain: "switchboard"}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	limiter := newFailureLimiter(o.maxFailures, o.window)
+	var access sync.Map // procedure → bool (public)
+	return func(next connect.ServerFunc) connect.ServerFunc {
+		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
+			public, ok := access.Load(spec.Procedure)
+			if !ok {
+				public, _ = access.LoadOrStore(spec.Procedure, o.isPublic(spec))
+			}
+			info, _ := connect.CallInfoForServerContext(ctx)
+			header := new(connect.Header)
+			if info != nil {
+				header = info.RequestHeader()
+			}
+			peer := peerIP(ctx, o.trusted)
+			if wait := limiter.blocked(peer); wait > 0 {
+				return o.fail(ctx, connect.CodeResourceExhausted, ReasonTooManyFailures,
+					"too many failed authentication attempts; retry later", wait)
+			}
+			var principal *switchboard.Principal
+			if authn != nil {
+				var err error
+				principal, err = authn.Authenticate(ctx, header)
+				switch {
+				case errors.Is(err, ErrInvalidCredentials):
+					limiter.fail(peer)
+					return o.fail(ctx, connect.CodeUnauthenticated, ReasonInvalidCredentials, "invalid credentials", 0)
+				case err != nil:
+					return o.fail(ctx, connect.CodeUnavailable, ReasonAuthUnavailable,
+						"authentication is unavailable; retry later", time.Second).WithCause(err)
+				}
+			}
+			switch {
+			case principal == nil && public.(bool):
+				return next(ctx, spec, stream)
+			case principal == nil:
+				return o.fail(ctx, connect.CodeUnauthenticated, ReasonMissingCredentials, "credentials required", 0)
+			case !public.(bool) && !principal.Allows(spec.Procedure):
+				return o.fail(ctx, connect.CodePermissionDenied, ReasonMissingScope,
+					"the API key has no scope for "+spec.Procedure, 0)
+			}
+			return next(switchboard.WithPrincipal(ctx, principal), spec, stream)
+		}
+	}
+}
+
+// isPublic resolves a method's access level: configured protected patterns,
+// then configured public patterns, then health, then the proto option;
+// anything else is protected.
+func (o *authOptions) isPublic(spec connect.Spec) bool {
+	match := func(patterns []string) bool {
+		for _, p := range patterns {
+			if switchboard.ScopeMatches(p, spec.Procedure) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case match(o.protected):
+		return false
+	case match(o.public), switchboard.ScopeMatches(healthProcedures, spec.Procedure):
+		return true
+	}
+	return AccessOf(spec) == switchboardv1.Access_ACCESS_PUBLIC
+}
+
+// AccessOf reads the (switchboard.v1.access) option from a method's schema;
+// ACCESS_UNSPECIFIED when it has none.
+func AccessOf(spec connect.Spec) switchboardv1.Access {
+	method, ok := spec.Schema.(protoreflect.MethodDescriptor)
+	if !ok || method.Options() == nil {
+		return switchboardv1.Access_ACCESS_UNSPECIFIED
+	}
+	access, _ := proto.GetExtension(method.Options(), switchboardv1.E_Access).(switchboardv1.Access)
+	return access
+}
+
+func (o *authOptions) fail(ctx context.Context, code connect.Code, reason, message string, retry time.Duration) *connect.Error {
+	err := connect.NewError(code, message)
+	info := &errdetails.ErrorInfo{Reason: reason, Domain: o.domain}
+	if id := switchboard.RequestIDFromContext(ctx); id != "" {
+		info.Metadata = map[string]string{"request_id": id}
+	}
+	if d, derr := connectproto.NewErrorDetail(info); derr == nil {
+		err = err.WithDetail(d)
+	}
+	if retry > 0 {
+		if d, derr := connectproto.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(retry)}); derr == nil {
+			err = err.WithDetail(d)
+		}
+	}
+	return err
+}
+
+// failureLimiter counts failed credential checks per peer in fixed windows.
+type failureLimiter struct {
+	max    int
+	window time.Duration
+	mu     sync.Mutex
+	peers  map[string]*failures
+	now    func() time.Time
+}
+
+type failures struct {
+	count int
+	start time.Time
+}
+
+func newFailureLimiter(max int, window time.Duration) *failureLimiter {
+	return &failureLimiter{max: max, window: window, peers: make(map[string]*failures), now: time.Now}
+}
+
+// blocked returns how long peer must wait, or 0.
+func (l *failureLimiter) blocked(peer string) time.Duration {
+	if l.max <= 0 {
+		return 0
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	f, ok := l.peers[peer]
+	if !ok {
+		return 0
+	}
+	left := f.start.Add(l.window).Sub(l.now())
+	if left <= 0 {
+		delete(l.peers, peer)
+		return 0
+	}
+	if f.count < l.max {
+		return 0
+	}
+	return left
+}
+
+func (l *failureLimiter) fail(peer string) {
+	if l.max <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	f, ok := l.peers[peer]
+	if !ok || now.Sub(f.start) >= l.window {
+		if len(l.peers) > 100_000 { // bound memory under a spray of peers
+			clear(l.peers)
+		}
+		f = &failures{start: now}
+		l.peers[peer] = f
+	}
+	f.count++
+}

@@ -1,0 +1,43 @@
+package interceptors
+
+import (
+	"connectrpc.com/connect/v2"
+
+	"github.com/switchboardkit/switchboard/validate"
+)
+
+// Chain holds what the default interceptors need. Zero fields are safe:
+// no sink logs lines only, no authenticator accepts no credentials (public
+// methods only), no engine validates with an empty rule set (Validate()
+// methods still run).
+type Chain struct {
+	Sink          LogSink
+	RequestLog    []RequestLogOption
+	Authenticator Authenticator
+	Auth          []AuthOption
+	Errors        []ErrorsOption
+	Validator     *validate.Engine
+}
+
+// Default returns the kit's interceptors in their fixed order:
+//
+//  1. RequestLog — outermost, so it sees every call, rejected ones too,
+//     and the final code the client gets;
+//  2. Auth — on headers only, before any payload is read or decoded;
+//  3. Errors — wraps everything the service can produce (validation
+//     failures, handler errors, panics) and maps it;
+//  4. Validate — checks each request message before the handler sees it.
+//
+// Interceptors of your own go after these, closest to the handler.
+func Default(c Chain) []connect.ServerInterceptor {
+	engine := c.Validator
+	if engine == nil {
+		engine = validate.New()
+	}
+	return []connect.ServerInterceptor{
+		RequestLog(c.Sink, c.RequestLog...),
+		Auth(c.Authenticator, c.Auth...),
+		Errors(c.Errors...),
+		Validate(engine),
+	}
+}

@@ -1,0 +1,230 @@
+package interceptors
+
+// Errors: the third interceptor. It recovers panics and maps every error
+// the inner chain returns (validation, the handler) to a code with details
+// from one table, so only text written for clients reaches the wire. It reads
+// the request id from the context (put there by requestlog) and logs each
+// cause with it; it puts nothing on the context.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connectproto"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/switchboardkit/switchboard"
+	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/validate"
+)
+
+// ErrorRule is one row of the mapping table: errors that Match are answered
+// with Code, a google.rpc.ErrorInfo carrying Reason, and Message as the
+// public text.
+type ErrorRule struct {
+	Match   func(error) bool
+	Code    connect.Code
+	Reason  string
+	Message string
+	// RetryAfter, when positive, adds a google.rpc.RetryInfo.
+	RetryAfter time.Duration
+	// Details, when set, adds more details built from the error, and may
+	// replace the message (return "" to keep Message).
+	Details func(error) (message string, details []proto.Message)
+}
+
+// Reasons in google.rpc.ErrorInfo, stable for clients to branch on.
+const (
+	ReasonValidationFailed    = "VALIDATION_FAILED"
+	ReasonNotFound            = "NOT_FOUND"
+	ReasonAlreadyExists       = "ALREADY_EXISTS"
+	ReasonPermissionDenied    = "PERMISSION_DENIED"
+	ReasonNotImplemented      = "NOT_IMPLEMENTED"
+	ReasonDatabaseUnavailable = "DATABASE_UNAVAILABLE"
+	ReasonPanic               = "PANIC"
+	ReasonInternal            = "INTERNAL"
+)
+
+// DefaultErrorRules is the kit's table, in the order rules are tried
+// (docs/errors.md shows it as a table).
+func DefaultErrorRules() []ErrorRule {
+	is := func(targets ...error) func(error) bool {
+		return func(err error) bool {
+			for _, t := range targets {
+				if errors.Is(err, t) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return []ErrorRule{
+		{Match: isValidation, Code: connect.CodeInvalidArgument, Reason: ReasonValidationFailed,
+			Message: "invalid request", Details: validationDetails},
+		{Match: is(sql.ErrNoRows, switchboard.ErrNotFound), Code: connect.CodeNotFound,
+			Reason: ReasonNotFound, Message: "not found"},
+		{Match: func(err error) bool { return errors.Is(err, switchboard.ErrAlreadyExists) || store.IsUniqueViolation(err) },
+			Code: connect.CodeAlreadyExists, Reason: ReasonAlreadyExists, Message: "already exists"},
+		{Match: is(switchboard.ErrPermissionDenied), Code: connect.CodePermissionDenied,
+			Reason: ReasonPermissionDenied, Message: "permission denied"},
+		{Match: is(errors.ErrUnsupported, switchboard.ErrNotImplemented), Code: connect.CodeUnimplemented,
+			Reason: ReasonNotImplemented, Message: "not implemented"},
+		{Match: is(context.DeadlineExceeded), Code: connect.CodeDeadlineExceeded, Message: "deadline exceeded"},
+		{Match: is(context.Canceled), Code: connect.CodeCanceled, Message: "canceled"},
+		{Match: store.IsUnavailable, Code: connect.CodeUnavailable, Reason: ReasonDatabaseUnavailable,
+			Message: "the database is unavailable; retry later", RetryAfter: time.Second},
+	}
+}
+
+func isValidation(err error) bool {
+	var verr *validate.Error
+	if errors.As(err, &verr) {
+		return true
+	}
+	_, ok := validate.FromValidator(err)
+	return ok
+}
+
+func validationDetails(err error) (string, []proto.Message) {
+	var verr *validate.Error
+	if !errors.As(err, &verr) {
+		verr, _ = validate.FromValidator(err)
+	}
+	return verr.Error(), []proto.Message{verr.BadRequest()}
+}
+
+type errorsOptions struct {
+	rules  []ErrorRule
+	domain string
+	logger *slog.Logger
+}
+
+// ErrorsOption configures Errors.
+type ErrorsOption func(*errorsOptions)
+
+// WithErrorRules puts rules ahead of the defaults, so they win.
+func WithErrorRules(rules ...ErrorRule) ErrorsOption {
+	return func(o *errorsOptions) { o.rules = append(append([]ErrorRule{}, rules...), o.rules...) }
+}
+
+// WithErrorDomain sets google.rpc.ErrorInfo.domain (default "switchboard").
+func WithErrorDomain(domain string) ErrorsOption {
+	return func(o *errorsOptions) { o.domain = domain }
+}
+
+// WithErrorLogger sets where causes and panics are logged (default
+// slog.Default()).
+func WithErrorLogger(logger *slog.Logger) ErrorsOption {
+	return func(o *errorsOptions) { o.logger = logger }
+}
+
+// Errors returns the error-mapping interceptor. For each failed call:
+//   - a *connect.Error authored on this server passes through as it is;
+//   - a remote *connect.Error (from a downstream call) is never forwarded:
+//     it becomes INTERNAL;
+//   - an error implementing switchboard.StatusError chooses its own status;
+//   - otherwise the first matching rule decides, and anything unmatched is
+//     INTERNAL "internal error".
+//
+// A panic becomes INTERNAL with reason PANIC; its stack goes to the log only.
+// Every mapped error carries google.rpc.ErrorInfo{reason, domain,
+// metadata.request_id}; the cause is logged with the request id and never
+// sent.
+func Errors(opts ...ErrorsOption) connect.ServerInterceptor {
+	o := errorsOptions{rules: DefaultErrorRules(), domain: "switchboard", logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return func(next connect.ServerFunc) connect.ServerFunc {
+		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) (err error) {
+			defer func() {
+				if r := recover(); r != nil {
+					o.logger.ErrorContext(ctx, "panic in handler", "procedure", spec.Procedure,
+						"request_id", switchboard.RequestIDFromContext(ctx), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+					err = o.build(ctx, ErrorRule{Code: connect.CodeInternal, Reason: ReasonPanic, Message: "internal error"},
+						fmt.Errorf("panic: %v", r))
+				}
+			}()
+			if err = next(ctx, spec, stream); err == nil {
+				return nil
+			}
+			return o.mapError(ctx, spec, err)
+		}
+	}
+}
+
+func (o *errorsOptions) mapError(ctx context.Context, spec connect.Spec, err error) error {
+	var cerr *connect.Error
+	if errors.As(err, &cerr) {
+		if !cerr.IsRemote() {
+			return cerr
+		}
+		o.logCause(ctx, spec, connect.CodeInternal, err)
+		return o.build(ctx, ErrorRule{Code: connect.CodeInternal, Reason: ReasonInternal, Message: "internal error"}, err)
+	}
+	var serr switchboard.StatusError
+	if errors.As(err, &serr) {
+		code, reason, message := serr.RPCStatus()
+		o.logCause(ctx, spec, code, err)
+		return o.build(ctx, ErrorRule{Code: code, Reason: reason, Message: message}, err)
+	}
+	rule := ErrorRule{Code: connect.CodeInternal, Reason: ReasonInternal, Message: "internal error"}
+	for _, r := range o.rules {
+		if r.Match(err) {
+			rule = r
+			break
+		}
+	}
+	o.logCause(ctx, spec, rule.Code, err)
+	return o.build(ctx, rule, err)
+}
+
+func (o *errorsOptions) build(ctx context.Context, rule ErrorRule, cause error) *connect.Error {
+	message := rule.Message
+	var extra []proto.Message
+	if rule.Details != nil {
+		m, d := rule.Details(cause)
+		if m != "" {
+			message = m
+		}
+		extra = d
+	}
+	out := connect.NewError(rule.Code, message).WithCause(cause)
+	var details []proto.Message
+	if rule.Reason != "" {
+		info := &errdetails.ErrorInfo{Reason: rule.Reason, Domain: o.domain}
+		if id := switchboard.RequestIDFromContext(ctx); id != "" {
+			info.Metadata = map[string]string{"request_id": id}
+		}
+		details = append(details, info)
+	}
+	if rule.RetryAfter > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(rule.RetryAfter)})
+	}
+	for _, d := range append(details, extra...) {
+		if detail, err := connectproto.NewErrorDetail(d); err == nil {
+			out = out.WithDetail(detail)
+		}
+	}
+	return out
+}
+
+// logCause logs what the client is not told: at error level for server
+// faults, at debug level for the caller's own mistakes.
+func (o *errorsOptions) logCause(ctx context.Context, spec connect.Spec, code connect.Code, err error) {
+	level := slog.LevelDebug
+	switch code {
+	case connect.CodeInternal, connect.CodeUnknown, connect.CodeDataLoss, connect.CodeUnavailable:
+		level = slog.LevelError
+	}
+	o.logger.Log(ctx, level, "rpc error", "procedure", spec.Procedure, "code", code.String(),
+		"request_id", switchboard.RequestIDFromContext(ctx), "cause", err.Error())
+}

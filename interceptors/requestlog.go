@@ -1,0 +1,320 @@
+package interceptors
+
+// RequestLog: the first, outermost interceptor. It sees every call, rejected
+// ones too: it assigns the request id (a valid X-Request-Id from the client,
+// else a new one), echoes it in the response header and puts it on the
+// context (switchboard.RequestIDFromContext); it counts messages and bytes by
+// wrapping the stream; when the call ends it writes one slog line and hands
+// one store.RequestLog to a sink (the asynchronous LogWriter), never blocking
+// or failing the call. The principal comes from auth, which runs inside it.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
+	"connectrpc.com/connect/v2/connectproto"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+
+	"github.com/switchboardkit/switchboard"
+	"github.com/switchboardkit/switchboard/kit/store"
+)
+
+// RequestIDHeader carries the request id in both directions.
+const RequestIDHeader = "X-Request-Id"
+
+// LogSink receives finished calls. Enqueue must not block; it reports whether
+// the record was kept. *store.LogWriter is the kit's sink.
+type LogSink interface {
+	Enqueue(*store.RequestLog) bool
+}
+
+type requestLogOptions struct {
+	logger     *slog.Logger
+	skip       []string
+	errorsOnly bool
+	trusted    []netip.Prefix
+	capture    *payloadCapture
+	observers  []func(*store.RequestLog)
+}
+
+// RequestLogOption configures RequestLog.
+type RequestLogOption func(*requestLogOptions)
+
+// WithLogLogger sets the logger for the per-call line (default slog.Default()).
+func WithLogLogger(logger *slog.Logger) RequestLogOption {
+	return func(o *requestLogOptions) { o.logger = logger }
+}
+
+// WithSkipProcedures records nothing for procedures matching any pattern
+// ("grpc.health.v1.Health/*"); default none.
+func WithSkipProcedures(patterns ...string) RequestLogOption {
+	return func(o *requestLogOptions) { o.skip = append(o.skip, patterns...) }
+}
+
+// WithErrorsOnly records only failed calls (default: every call).
+func WithErrorsOnly() RequestLogOption {
+	return func(o *requestLogOptions) { o.errorsOnly = true }
+}
+
+// WithTrustedProxies makes X-Forwarded-For count when the direct peer is in
+// one of prefixes (default: never trusted).
+func WithTrustedProxies(prefixes ...netip.Prefix) RequestLogOption {
+	return func(o *requestLogOptions) { o.trusted = append(o.trusted, prefixes...) }
+}
+
+// WithPayloadCapture records the first request and first response message as
+// JSON, truncated to maxBytes, with fields marked debug_redact and the given
+// field paths ("pet.name") replaced by "[REDACTED]". Off by default.
+func WithPayloadCapture(maxBytes int, redactPaths ...string) RequestLogOption {
+	return func(o *requestLogOptions) {
+		o.capture = &payloadCapture{maxBytes: maxBytes, paths: redactPaths}
+	}
+}
+
+// WithCallObserver calls fn with every finished call's record, on the call's
+// goroutine after the call ended; fn must be quick and must not block.
+func WithCallObserver(fn func(*store.RequestLog)) RequestLogOption {
+	return func(o *requestLogOptions) { o.observers = append(o.observers, fn) }
+}
+
+// RequestLog returns the request log interceptor; sink may be nil to log
+// lines only.
+func RequestLog(sink LogSink, opts ...RequestLogOption) connect.ServerInterceptor {
+	o := requestLogOptions{logger: slog.Default()}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return func(next connect.ServerFunc) connect.ServerFunc {
+		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
+			start := time.Now()
+			info, _ := connect.CallInfoForServerContext(ctx)
+			id := requestID(info)
+			if info != nil {
+				info.ResponseHeader().Set(RequestIDHeader, id)
+			}
+			ctx = switchboard.WithRequestID(ctx, id)
+			ctx, principal := switchboard.TrackPrincipal(ctx)
+			counted := &countingStream{ServerStream: stream, info: info, capture: o.capture}
+
+			err := next(ctx, spec, counted)
+
+			if o.skipped(spec.Procedure) || (o.errorsOnly && err == nil) {
+				return err
+			}
+			rec := o.record(ctx, spec, info, id, start, counted, principal(), err)
+			o.logLine(ctx, rec)
+			if sink != nil {
+				sink.Enqueue(rec)
+			}
+			for _, fn := range o.observers {
+				fn(rec)
+			}
+			return err
+		}
+	}
+}
+
+func (o *requestLogOptions) skipped(procedure string) bool {
+	for _, p := range o.skip {
+		if switchboard.ScopeMatches(p, procedure) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *requestLogOptions) record(ctx context.Context, spec connect.Spec, info *connect.CallInfo, id string,
+	start time.Time, s *countingStream, p *switchboard.Principal, err error,
+) *store.RequestLog {
+	service, method := splitProcedure(spec.Procedure)
+	rec := &store.RequestLog{
+		RequestID:        id,
+		Procedure:        strings.TrimPrefix(spec.Procedure, "/"),
+		Service:          service,
+		Method:           method,
+		StreamType:       streamTypeName(spec.StreamType),
+		Code:             "ok",
+		StartTime:        start.UTC().Truncate(time.Microsecond),
+		DurationMicros:   time.Since(start).Microseconds(),
+		PeerIP:           peerIP(ctx, o.trusted),
+		RequestBytes:     s.recvBytes,
+		ResponseBytes:    s.sentBytes,
+		MessagesReceived: s.recvMsgs,
+		MessagesSent:     s.sentMsgs,
+		RequestPayload:   s.reqPayload,
+		ResponsePayload:  s.resPayload,
+	}
+	if info != nil {
+		rec.Protocol = info.Protocol
+		rec.UserAgent = truncate(info.RequestHeader().Get("User-Agent"), 256)
+	}
+	if hi, ok := connecthttp.ServerInfoForContext(ctx); ok {
+		rec.HTTPVersion = hi.RequestProto()
+	}
+	if p != nil {
+		rec.KeyID, rec.KeyName = p.KeyID, p.Name
+	}
+	if err != nil {
+		rec.Code = connect.CodeOf(err).String()
+		var cerr *connect.Error
+		if errors.As(err, &cerr) {
+			rec.ErrorMessage = truncate(cerr.Message(), 1024)
+			rec.ErrorReason = errorReason(cerr)
+		}
+	}
+	return rec
+}
+
+// logLine writes one structured line per call, at a level chosen by code:
+// the caller's mistakes are info, capacity and deadline problems warn,
+// server faults error.
+func (o *requestLogOptions) logLine(ctx context.Context, rec *store.RequestLog) {
+	level := slog.LevelInfo
+	switch rec.Code {
+	case "permission_denied", "deadline_exceeded", "unavailable", "resource_exhausted":
+		level = slog.LevelWarn
+	case "internal", "unknown", "data_loss", "unimplemented":
+		level = slog.LevelError
+	}
+	attrs := []slog.Attr{
+		slog.String("request_id", rec.RequestID),
+		slog.String("procedure", rec.Procedure),
+		slog.String("protocol", rec.Protocol),
+		slog.String("code", rec.Code),
+		slog.Duration("duration", time.Duration(rec.DurationMicros)*time.Microsecond),
+		slog.String("peer", rec.PeerIP),
+		slog.Int64("request_bytes", rec.RequestBytes),
+		slog.Int64("response_bytes", rec.ResponseBytes),
+	}
+	if rec.KeyID != "" {
+		attrs = append(attrs, slog.String("key_id", rec.KeyID))
+	}
+	if rec.ErrorReason != "" {
+		attrs = append(attrs, slog.String("reason", rec.ErrorReason))
+	}
+	o.logger.LogAttrs(ctx, level, "rpc", attrs...)
+}
+
+// requestID returns the client's X-Request-Id when it is a sane token (1–128
+// of [A-Za-z0-9._:-]), else a new random one.
+func requestID(info *connect.CallInfo) string {
+	if info != nil {
+		if id := info.RequestHeader().Get(RequestIDHeader); validRequestID(id) {
+			return id
+		}
+	}
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("._:-", c)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func errorReason(cerr *connect.Error) string {
+	for _, d := range cerr.Details() {
+		msg, err := connectproto.UnmarshalErrorDetail(d)
+		if err != nil {
+			continue
+		}
+		if info, ok := msg.(*errdetails.ErrorInfo); ok {
+			return info.GetReason()
+		}
+	}
+	return ""
+}
+
+func splitProcedure(procedure string) (service, method string) {
+	procedure = strings.TrimPrefix(procedure, "/")
+	if i := strings.LastIndexByte(procedure, '/'); i >= 0 {
+		return procedure[:i], procedure[i+1:]
+	}
+	return procedure, ""
+}
+
+func streamTypeName(t connect.StreamType) string {
+	switch t {
+	case connect.StreamTypeUnary:
+		return "unary"
+	case connect.StreamTypeClient:
+		return "client"
+	case connect.StreamTypeServer:
+		return "server"
+	default:
+		return "bidi"
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// countingStream counts messages and wire bytes in each direction and
+// captures the first message each way when payload capture is on. Receive and
+// Send may run concurrently; each only touches its own fields.
+type countingStream struct {
+	connect.ServerStream
+	info    *connect.CallInfo
+	capture *payloadCapture
+
+	recvMsgs, recvBytes int64
+	sentMsgs, sentBytes int64
+	reqPayload          string
+	resPayload          string
+}
+
+func (s *countingStream) Receive(msg any) error {
+	if err := s.ServerStream.Receive(msg); err != nil {
+		return err
+	}
+	s.recvMsgs++
+	if s.info != nil {
+		s.recvBytes += wireSize(s.info.ReceiveStats)
+	}
+	if s.capture != nil && s.recvMsgs == 1 {
+		s.reqPayload = s.capture.encode(msg)
+	}
+	return nil
+}
+
+func (s *countingStream) Send(msg any) error {
+	if err := s.ServerStream.Send(msg); err != nil {
+		return err
+	}
+	s.sentMsgs++
+	if s.info != nil {
+		s.sentBytes += wireSize(s.info.SendStats)
+	}
+	if s.capture != nil && s.sentMsgs == 1 {
+		s.resPayload = s.capture.encode(msg)
+	}
+	return nil
+}
+
+func wireSize(st connect.MessageStats) int64 {
+	if st.CompressedSize > 0 {
+		return int64(st.CompressedSize)
+	}
+	return int64(st.Size)
+}

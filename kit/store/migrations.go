@@ -1,0 +1,75 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/migrate"
+)
+
+// KitMigrations is the kit's own schema (request logs, API keys), applied by
+// kit.New and by the switchboard CLI under the "switchboard" set. Each step
+// describes its tables as they were at that step.
+func KitMigrations() *migrate.Migrations {
+	m := migrate.NewMigrations()
+	m.Add(migrate.Migration{
+		Name: "20261125100001", Comment: "request_logs_and_api_keys",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			return mg.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				type requestLog struct {
+					bun.BaseModel    `bun:"table:switchboard_request_logs"`
+					ID               int64     `bun:"id,pk,autoincrement"`
+					RequestID        string    `bun:"request_id,notnull"`
+					Procedure        string    `bun:"procedure,notnull"`
+					Service          string    `bun:"service,notnull"`
+					Method           string    `bun:"method,notnull"`
+					StreamType       string    `bun:"stream_type,notnull"`
+					Protocol         string    `bun:"protocol,notnull"`
+					HTTPVersion      string    `bun:"http_version,notnull"`
+					Code             string    `bun:"code,notnull"`
+					ErrorMessage     string    `bun:"error_message,notnull"`
+					ErrorReason      string    `bun:"error_reason,notnull"`
+					StartTime        time.Time `bun:"start_time,notnull"`
+					DurationMicros   int64     `bun:"duration_us,notnull"`
+					PeerIP           string    `bun:"peer_ip,notnull"`
+					UserAgent        string    `bun:"user_agent,notnull"`
+					KeyID            string    `bun:"key_id,notnull"`
+					KeyName          string    `bun:"key_name,notnull"`
+					RequestBytes     int64     `bun:"request_bytes,notnull"`
+					ResponseBytes    int64     `bun:"response_bytes,notnull"`
+					MessagesReceived int64     `bun:"messages_received,notnull"`
+					MessagesSent     int64     `bun:"messages_sent,notnull"`
+					RequestPayload   string    `bun:"request_payload,notnull"`
+					ResponsePayload  string    `bun:"response_payload,notnull"`
+				}
+				type apiKey struct {
+					bun.BaseModel `bun:"table:switchboard_api_keys"`
+					ID            string    `bun:"id,pk"`
+					Name          string    `bun:"name,notnull"`
+					SecretHash    []byte    `bun:"secret_hash,notnull"`
+					Scopes        []string  `bun:"scopes,type:text,notnull"`
+					CreatedAt     time.Time `bun:"created_at,notnull"`
+					ExpiresAt     time.Time `bun:"expires_at,nullzero"`
+					RevokedAt     time.Time `bun:"revoked_at,nullzero"`
+					LastUsedAt    time.Time `bun:"last_used_at,nullzero"`
+				}
+				if _, err := tx.NewCreateTable().Model((*requestLog)(nil)).Exec(ctx); err != nil {
+					return err
+				}
+				for name, cols := range map[string][]string{
+					"switchboard_request_logs_start_time_idx": {"start_time"},
+					"switchboard_request_logs_procedure_idx":  {"procedure", "start_time"},
+					"switchboard_request_logs_request_id_idx": {"request_id"},
+				} {
+					if _, err := tx.NewCreateIndex().Model((*requestLog)(nil)).Index(name).Column(cols...).Exec(ctx); err != nil {
+						return err
+					}
+				}
+				_, err := tx.NewCreateTable().Model((*apiKey)(nil)).Exec(ctx)
+				return err
+			})
+		},
+	})
+	return m
+}
