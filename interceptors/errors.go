@@ -71,7 +71,9 @@ func DefaultErrorRules() []ErrorRule {
 			Message: "invalid request", Details: validationDetails},
 		{Match: is(sql.ErrNoRows, switchboard.ErrNotFound), Code: connect.CodeNotFound,
 			Reason: ReasonNotFound, Message: "not found"},
-		{Match: func(err error) bool { return errors.Is(err, switchboard.ErrAlreadyExists) || store.IsUniqueViolation(err) },
+		{Match: func(err error) bool {
+			return errors.Is(err, switchboard.ErrAlreadyExists) || store.IsUniqueViolation(err)
+		},
 			Code: connect.CodeAlreadyExists, Reason: ReasonAlreadyExists, Message: "already exists"},
 		{Match: is(switchboard.ErrPermissionDenied), Code: connect.CodePermissionDenied,
 			Reason: ReasonPermissionDenied, Message: "permission denied"},

@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"slices"
 	"time"
 
@@ -254,5 +254,3 @@ func (s *Service) find(ctx context.Context, db bun.IDB, id int64, forUpdate bool
 // timestamp is now at the precision both dialects store (microseconds), so
 // a pet read back equals the pet returned.
 func (s *Service) timestamp() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
-
-
