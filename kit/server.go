@@ -345,9 +345,10 @@ func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCa
 }
 
 // flushLogs writes every queued request-log record; the calls have all ended
-// by now, so none is lost unless the database stays down past the bound.
+// by now, so none is lost unless the database stays down for longer than the
+// shutdown grace period.
 func (s *Server) flushLogs() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), max(s.cfg.ShutdownGrace, time.Second))
 	defer cancel()
 	if err := s.logWriter.Close(ctx); err != nil {
 		s.log.Error("request log: flush did not finish", "error", err)

@@ -38,9 +38,11 @@ type LogWriter struct {
 
 	queue   chan *RequestLog
 	stop    chan struct{}
+	abandon chan struct{} // closed when Close's deadline passes
 	done    chan struct{}
 	stopped atomic.Bool
 	once    sync.Once
+	giveUp  sync.Once
 
 	dropped atomic.Int64
 	written atomic.Int64
@@ -64,8 +66,9 @@ func NewLogWriter(db *bun.DB, opts LogWriterOptions) *LogWriter {
 	return &LogWriter{
 		db: db, opts: opts,
 		queue: make(chan *RequestLog, opts.QueueSize),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		stop:    make(chan struct{}),
+		abandon: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 }
 
@@ -96,7 +99,8 @@ func (w *LogWriter) Stats() (written, dropped, failed int64, queued int) {
 }
 
 // Close stops accepting records and writes everything already queued. If ctx
-// ends first (the database is down), the rest is counted as failed.
+// ends first (the database is down), the writer stops retrying, counts what
+// is left as failed, and Close returns ctx's error.
 func (w *LogWriter) Close(ctx context.Context) error {
 	w.once.Do(func() {
 		w.stopped.Store(true)
@@ -106,6 +110,8 @@ func (w *LogWriter) Close(ctx context.Context) error {
 	case <-w.done:
 		return nil
 	case <-ctx.Done():
+		w.giveUp.Do(func() { close(w.abandon) })
+		<-w.done
 		return ctx.Err()
 	}
 }
@@ -166,7 +172,8 @@ func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
 			w.written.Add(int64(len(batch)))
 			return batch[:0]
 		}
-		if !IsUnavailable(err) && !errors.Is(err, context.DeadlineExceeded) || time.Now().After(deadline) {
+		transient := IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded)
+		if !transient || time.Now().After(deadline) || w.abandoned() {
 			w.failed.Add(int64(len(batch)))
 			w.opts.Logger.Error("request log: batch lost", "rows", len(batch), "error", err)
 			return batch[:0]
@@ -174,10 +181,18 @@ func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
 		w.opts.Logger.Warn("request log: database unavailable; retrying", "rows", len(batch), "in", backoff, "error", err)
 		select {
 		case <-time.After(backoff):
-		case <-w.stop:
-			time.Sleep(backoff) // still retry while flushing, but do not wait on stop again
+		case <-w.abandon:
 		}
 		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func (w *LogWriter) abandoned() bool {
+	select {
+	case <-w.abandon:
+		return true
+	default:
+		return false
 	}
 }
 
