@@ -65,7 +65,7 @@ func NewLogWriter(db *bun.DB, opts LogWriterOptions) *LogWriter {
 	}
 	return &LogWriter{
 		db: db, opts: opts,
-		queue: make(chan *RequestLog, opts.QueueSize),
+		queue:   make(chan *RequestLog, opts.QueueSize),
 		stop:    make(chan struct{}),
 		abandon: make(chan struct{}),
 		done:    make(chan struct{}),
