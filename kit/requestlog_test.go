@@ -1,0 +1,265 @@
+package kit_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
+	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
+	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/kit/store/storetest"
+)
+
+// rows reads the request log after the server stopped (and flushed).
+func rows(t *testing.T, dsn string) []*store.RequestLog {
+	t.Helper()
+	db, err := store.Open(t.Context(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var out []*store.RequestLog
+	if err := db.NewSelect().Model(&out).OrderExpr("id ASC").Scan(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRequestLog_OneRowPerCallWithPrincipalCodeSizesAndCounts(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		env := startEcho(t, dsn, nil)
+		ctx := t.Context()
+		keyID, _, _ := store.ParseAPIKey(env.key)
+
+		// 1-2: Connect JSON over HTTP/1.1, one with the client's request id.
+		connectJSON := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
+			connecthttp.NewTransport(kittest.WithBearer(nil, env.key), env.run.URL, connecthttp.WithProtoJSON())))
+		cctx, info := connect.NewClientContext(ctx)
+		info.RequestHeader().Set("X-Request-Id", "client-id-123")
+		if _, err := connectJSON.Echo(cctx, &switchboardtestv1.EchoRequest{Text: "one"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := info.ResponseHeader().Get("X-Request-Id"); got != "client-id-123" {
+			t.Errorf("echoed X-Request-Id = %q", got)
+		}
+		if _, err := connectJSON.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "two"}); err != nil {
+			t.Fatal(err)
+		}
+		// 3: rejected by auth. 4: rejected by validation.
+		_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, "")
+		_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{}, env.key)
+		// 5-7: gRPC-Go streams in every shape.
+		conn, err := grpc.NewClient(env.run.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithPerRPCCredentials(kittest.Bearer(env.key)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		grpcStream(t, conn, switchboardtestv1connect.EchoServiceExpandProcedure, false, true,
+			[]*switchboardtestv1.EchoRequest{{Text: "e", Count: 3}}, 3)
+		grpcStream(t, conn, switchboardtestv1connect.EchoServiceCollectProcedure, true, false,
+			[]*switchboardtestv1.EchoRequest{{Text: "a"}, {Text: "b"}}, 1)
+		grpcStream(t, conn, switchboardtestv1connect.EchoServiceChatProcedure, true, true,
+			[]*switchboardtestv1.EchoRequest{{Text: "a"}, {Text: "b"}}, 2)
+
+		if err := env.run.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		got := rows(t, dsn)
+		type want struct {
+			method, shape, protocol, code, keyID string
+			recv, sent                           int64
+		}
+		wants := []want{
+			{"Echo", "unary", "connect", "ok", keyID, 1, 1},
+			{"Echo", "unary", "connect", "ok", keyID, 1, 1},
+			{"Echo", "unary", "connect", "unauthenticated", "", 0, 0},
+			{"Echo", "unary", "connect", "invalid_argument", keyID, 1, 0},
+			{"Expand", "server", "grpc", "ok", keyID, 1, 3},
+			{"Collect", "client", "grpc", "ok", keyID, 2, 1},
+			{"Chat", "bidi", "grpc", "ok", keyID, 2, 2},
+		}
+		if len(got) != len(wants) {
+			t.Fatalf("%d rows, want exactly %d (one per call)", len(got), len(wants))
+		}
+		for i, w := range wants {
+			r := got[i]
+			if r.Method != w.method || r.StreamType != w.shape || r.Protocol != w.protocol || r.Code != w.code ||
+				r.KeyID != w.keyID || r.MessagesReceived != w.recv || r.MessagesSent != w.sent {
+				t.Errorf("row %d = %s/%s %s %s key=%q recv=%d sent=%d; want %+v", i+1,
+					r.Method, r.StreamType, r.Protocol, r.Code, r.KeyID, r.MessagesReceived, r.MessagesSent, w)
+			}
+			if (w.recv > 0) != (r.RequestBytes > 0) || (w.sent > 0) != (r.ResponseBytes > 0) {
+				t.Errorf("row %d sizes: request %d response %d bytes", i+1, r.RequestBytes, r.ResponseBytes)
+			}
+			if r.PeerIP != "127.0.0.1" || r.HTTPVersion == "" || r.StartTime.IsZero() || r.DurationMicros < 0 {
+				t.Errorf("row %d: peer %q http %q start %v", i+1, r.PeerIP, r.HTTPVersion, r.StartTime)
+			}
+			if strings.Contains(r.KeyName+r.ErrorMessage+r.RequestPayload, "sb_") {
+				t.Errorf("row %d holds a secret", i+1)
+			}
+		}
+		if got[0].RequestID != "client-id-123" || got[0].HTTPVersion != "HTTP/1.1" || got[4].HTTPVersion != "HTTP/2.0" {
+			t.Errorf("row 1 request id %q, http %q; row 5 http %q", got[0].RequestID, got[0].HTTPVersion, got[4].HTTPVersion)
+		}
+		if got[2].ErrorReason != "MISSING_CREDENTIALS" || got[3].ErrorReason != "VALIDATION_FAILED" || got[3].ErrorMessage == "" {
+			t.Errorf("error rows: %q %q %q", got[2].ErrorReason, got[3].ErrorReason, got[3].ErrorMessage)
+		}
+	})
+}
+
+// grpcStream runs one gRPC-Go stream and checks the number of responses.
+func grpcStream(t *testing.T, conn *grpc.ClientConn, procedure string, clientStreams, serverStreams bool,
+	reqs []*switchboardtestv1.EchoRequest, wantResponses int,
+) {
+	t.Helper()
+	desc := &grpc.StreamDesc{ClientStreams: clientStreams, ServerStreams: serverStreams}
+	s, err := conn.NewStream(t.Context(), desc, procedure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range reqs {
+		if err := s.SendMsg(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for {
+		err := s.RecvMsg(new(switchboardtestv1.EchoResponse))
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", procedure, err)
+		}
+		n++
+		if !serverStreams {
+			break
+		}
+	}
+	if n != wantResponses {
+		t.Errorf("%s: %d responses, want %d", procedure, n, wantResponses)
+	}
+}
+
+func TestRequestLog_DatabaseDownCallsSucceedAndDropsAreCounted(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
+		c.LogQueueSize = 4
+		c.LogBatchSize = 2
+		c.LogFlushInterval = 20 * time.Millisecond
+		c.ShutdownGrace = time.Second
+	})
+	// Authenticate once so the key is cached, then take the database away.
+	call := func() error {
+		_, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key)
+		return err
+	}
+	if err := call(); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.srv.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 30
+	for i := range calls {
+		if err := call(); err != nil {
+			t.Fatalf("call %d failed while the log database was down: %v", i, err)
+		}
+	}
+	_, dropped, _, _ := env.srv.LogStats()
+	if dropped == 0 {
+		t.Errorf("no drops counted with a queue of 4 and %d calls against a dead database", calls)
+	}
+	start := time.Now()
+	_ = env.run.Stop()
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("shutdown took %v with the database down; the flush must give up at the grace bound", waited)
+	}
+	written, dropped, failed, queued := env.srv.LogStats()
+	if written+dropped+failed+int64(queued) != calls+1 {
+		t.Errorf("written %d + dropped %d + failed %d + queued %d != %d calls: records unaccounted for",
+			written, dropped, failed, queued, calls+1)
+	}
+}
+
+func TestRequestLog_ShutdownUnderLoadLosesNoCompletedCall(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		var observed atomic.Int64
+		env := startEcho(t, dsn, func(c *kit.Config) { c.LogBatchSize = 7 },
+			kit.WithCallObserver(func(*store.RequestLog) { observed.Add(1) }))
+		client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
+			connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), env.key), env.run.URL)))
+		var ok atomic.Int64
+		var wg sync.WaitGroup
+		ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+		defer cancel()
+		for range 4 {
+			wg.Go(func() {
+				for range 150 { // bounded: at most 600 calls in all
+					if _, err := client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "load"}); err != nil {
+						return
+					}
+					ok.Add(1)
+				}
+			})
+		}
+		for ok.Load() < 50 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		if err := env.run.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		wg.Wait()
+		n := int64(len(rows(t, dsn)))
+		if n != observed.Load() || n < ok.Load() {
+			t.Errorf("%d rows for %d finished calls (%d succeeded at the client): rows were lost", n, observed.Load(), ok.Load())
+		}
+	})
+}
+
+func TestRequestLog_PayloadCaptureRedactsSecrets(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	env := startEcho(t, dsn, func(c *kit.Config) {
+		c.LogPayloadBytes = 4096
+		c.LogRedactFields = []string{"fail"}
+	})
+	_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure,
+		&switchboardtestv1.EchoRequest{Text: "visible", Secret: "hunter2", Fail: "connect"}, env.key)
+	if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure,
+		&switchboardtestv1.EchoRequest{Text: "visible", Secret: "hunter2"}, env.key); err != nil {
+		t.Fatal(err)
+	}
+	_ = env.run.Stop()
+	got := rows(t, dsn)
+	if len(got) != 2 {
+		t.Fatalf("%d rows", len(got))
+	}
+	for _, r := range got {
+		if strings.Contains(r.RequestPayload, "hunter2") || !strings.Contains(r.RequestPayload, `"secret":"[REDACTED]"`) ||
+			!strings.Contains(r.RequestPayload, `"text":"visible"`) {
+			t.Errorf("request payload %s", r.RequestPayload)
+		}
+	}
+	if !strings.Contains(got[0].RequestPayload, `"fail":"[REDACTED]"`) {
+		t.Errorf("configured path not redacted: %s", got[0].RequestPayload)
+	}
+	if !strings.Contains(got[1].ResponsePayload, `"text":"visible"`) {
+		t.Errorf("response payload %s", got[1].ResponsePayload)
+	}
+}
