@@ -297,4 +297,3 @@ func (e *echoEnv) postRaw(t *testing.T, body, key string) (string, int) {
 	data, _ := io.ReadAll(resp.Body)
 	return string(data), resp.StatusCode
 }
-
