@@ -84,14 +84,19 @@ func (a *APIKeys) Authenticate(ctx context.Context, header *connect.Header) (*sw
 	}
 	key, err := a.lookup(ctx, id)
 	if errors.Is(err, store.ErrKeyNotFound) {
-		return nil, fmt.Errorf("%w: unknown key", ErrInvalidCredentials)
+		return nil, &CredentialError{KeyID: id, Detail: "unknown key"}
 	}
 	if err != nil {
 		return nil, err
 	}
 	now := a.now()
-	if !key.Matches(secret) || !key.Usable(now) {
-		return nil, fmt.Errorf("%w: wrong, expired or revoked key %s", ErrInvalidCredentials, id)
+	switch {
+	case !key.Matches(secret):
+		return nil, &CredentialError{KeyID: id, Detail: "wrong secret"}
+	case !key.RevokedAt.IsZero():
+		return nil, &CredentialError{KeyID: id, Detail: "revoked"}
+	case !key.Usable(now):
+		return nil, &CredentialError{KeyID: id, Detail: "expired"}
 	}
 	a.mu.Lock()
 	a.used[id] = now

@@ -11,15 +11,13 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
 	"connectrpc.com/connect/v2"
-	"connectrpc.com/connect/v2/connectproto"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
-	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/switchboardkit/switchboard"
 	switchboardv1 "github.com/switchboardkit/switchboard/gen/switchboard/v1"
@@ -49,6 +47,7 @@ const (
 )
 
 type authOptions struct {
+	rejected    []func(ctx context.Context, r Rejection)
 	public      []string
 	protected   []string
 	trusted     []netip.Prefix
@@ -84,6 +83,33 @@ func WithAuthTrustedProxies(prefixes ...netip.Prefix) AuthOption {
 func WithFailureLimit(max int, window time.Duration) AuthOption {
 	return func(o *authOptions) { o.maxFailures, o.window = max, window }
 }
+
+// Rejection describes a call auth refused because of its credentials.
+type Rejection struct {
+	Procedure string
+	Reason    string // one of the Reason* constants
+	PeerIP    string
+	// KeyID is the id the rejected credentials claimed, when the
+	// authenticator could tell (see CredentialError).
+	KeyID string
+}
+
+// WithRejectionObserver calls fn for every call refused for bad, missing or
+// insufficient credentials; fn runs on the call's goroutine and must not
+// block.
+func WithRejectionObserver(fn func(ctx context.Context, r Rejection)) AuthOption {
+	return func(o *authOptions) { o.rejected = append(o.rejected, fn) }
+}
+
+// CredentialError is an invalid-credentials error that names the key it was
+// about. It matches ErrInvalidCredentials with errors.Is.
+type CredentialError struct {
+	KeyID  string
+	Detail string
+}
+
+func (e *CredentialError) Error() string        { return "invalid credentials: " + e.Detail }
+func (e *CredentialError) Is(target error) bool { return target == ErrInvalidCredentials }
 
 // healthProcedures are public unless configured otherwise: load balancers
 // probe without credentials.
@@ -121,6 +147,7 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 				switch {
 				case errors.Is(err, ErrInvalidCredentials):
 					limiter.fail(peer)
+					o.reject(ctx, spec, peer, ReasonInvalidCredentials, err)
 					return o.fail(ctx, connect.CodeUnauthenticated, ReasonInvalidCredentials, "invalid credentials", 0)
 				case err != nil:
 					return o.fail(ctx, connect.CodeUnavailable, ReasonAuthUnavailable,
@@ -131,8 +158,10 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 			case principal == nil && public.(bool):
 				return next(ctx, spec, stream)
 			case principal == nil:
+				o.reject(ctx, spec, peer, ReasonMissingCredentials, nil)
 				return o.fail(ctx, connect.CodeUnauthenticated, ReasonMissingCredentials, "credentials required", 0)
 			case !public.(bool) && !principal.Allows(spec.Procedure):
+				o.reject(ctx, spec, peer, ReasonMissingScope, &CredentialError{KeyID: principal.KeyID})
 				return o.fail(ctx, connect.CodePermissionDenied, ReasonMissingScope,
 					"the API key has no scope for "+spec.Procedure, 0)
 			}
@@ -173,21 +202,22 @@ func AccessOf(spec connect.Spec) switchboardv1.Access {
 	return access
 }
 
+func (o *authOptions) reject(ctx context.Context, spec connect.Spec, peer, reason string, err error) {
+	if len(o.rejected) == 0 {
+		return
+	}
+	r := Rejection{Procedure: strings.TrimPrefix(spec.Procedure, "/"), Reason: reason, PeerIP: peer}
+	var cerr *CredentialError
+	if errors.As(err, &cerr) {
+		r.KeyID = cerr.KeyID
+	}
+	for _, fn := range o.rejected {
+		fn(ctx, r)
+	}
+}
+
 func (o *authOptions) fail(ctx context.Context, code connect.Code, reason, message string, retry time.Duration) *connect.Error {
-	err := connect.NewError(code, message)
-	info := &errdetails.ErrorInfo{Reason: reason, Domain: o.domain}
-	if id := switchboard.RequestIDFromContext(ctx); id != "" {
-		info.Metadata = map[string]string{"request_id": id}
-	}
-	if d, derr := connectproto.NewErrorDetail(info); derr == nil {
-		err = err.WithDetail(d)
-	}
-	if retry > 0 {
-		if d, derr := connectproto.NewErrorDetail(&errdetails.RetryInfo{RetryDelay: durationpb.New(retry)}); derr == nil {
-			err = err.WithDetail(d)
-		}
-	}
-	return err
+	return statusError(ctx, o.domain, code, reason, message, retry)
 }
 
 // failureLimiter counts failed credential checks per peer in fixed windows.

@@ -15,8 +15,11 @@ type Chain struct {
 	RequestLog    []RequestLogOption
 	Authenticator Authenticator
 	Auth          []AuthOption
-	Errors        []ErrorsOption
-	Validator     *validate.Engine
+	// Limiter, when set, caps calls in flight and applies default deadlines,
+	// right after auth.
+	Limiter   *Limiter
+	Errors    []ErrorsOption
+	Validator *validate.Engine
 }
 
 // Default returns the kit's interceptors in their fixed order:
@@ -24,6 +27,8 @@ type Chain struct {
 //  1. RequestLog — outermost, so it sees every call, rejected ones too,
 //     and the final code the client gets;
 //  2. Auth — on headers only, before any payload is read or decoded;
+//     (Limit, when configured — after auth, so only callers that got in
+//     take a slot;)
 //  3. Errors — wraps everything the service can produce (validation
 //     failures, handler errors, panics) and maps it;
 //  4. Validate — checks each request message before the handler sees it.
@@ -34,10 +39,12 @@ func Default(c Chain) []connect.ServerInterceptor {
 	if engine == nil {
 		engine = validate.New()
 	}
-	return []connect.ServerInterceptor{
+	chain := []connect.ServerInterceptor{
 		RequestLog(c.Sink, c.RequestLog...),
 		Auth(c.Authenticator, c.Auth...),
-		Errors(c.Errors...),
-		Validate(engine),
 	}
+	if c.Limiter != nil {
+		chain = append(chain, c.Limiter.Interceptor())
+	}
+	return append(chain, Errors(c.Errors...), Validate(engine))
 }

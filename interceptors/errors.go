@@ -199,17 +199,26 @@ func (o *errorsOptions) build(ctx context.Context, rule ErrorRule, cause error) 
 		}
 		extra = d
 	}
-	out := connect.NewError(rule.Code, message).WithCause(cause)
+	return statusError(ctx, o.domain, rule.Code, rule.Reason, message, rule.RetryAfter, extra...).WithCause(cause)
+}
+
+// statusError is how every interceptor authors an error: code and public
+// message, a google.rpc.ErrorInfo{reason, domain, metadata.request_id} when
+// reason is set, a google.rpc.RetryInfo when retry is positive, then extra.
+func statusError(ctx context.Context, domain string, code connect.Code, reason, message string,
+	retry time.Duration, extra ...proto.Message,
+) *connect.Error {
+	out := connect.NewError(code, message)
 	var details []proto.Message
-	if rule.Reason != "" {
-		info := &errdetails.ErrorInfo{Reason: rule.Reason, Domain: o.domain}
+	if reason != "" {
+		info := &errdetails.ErrorInfo{Reason: reason, Domain: domain}
 		if id := switchboard.RequestIDFromContext(ctx); id != "" {
 			info.Metadata = map[string]string{"request_id": id}
 		}
 		details = append(details, info)
 	}
-	if rule.RetryAfter > 0 {
-		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(rule.RetryAfter)})
+	if retry > 0 {
+		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
 	}
 	for _, d := range append(details, extra...) {
 		if detail, err := connectproto.NewErrorDetail(d); err == nil {

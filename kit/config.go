@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/switchboardkit/switchboard/interceptors"
 )
 
 // Config holds every knob of a Server. DefaultConfig returns the documented
@@ -90,6 +92,18 @@ type Config struct {
 	// AuthFailureWindow before it is refused until the window ends; 0 = off.
 	AuthFailureLimit  int
 	AuthFailureWindow time.Duration
+
+	// MaxInFlight caps calls running at once over the server (0: no cap);
+	// calls over it get RESOURCE_EXHAUSTED.
+	MaxInFlight int
+	// MaxInFlightPerMethod caps calls running at once per method (0: no cap).
+	MaxInFlightPerMethod int
+	// LimitWait lets a call over a cap wait this long for a slot (0: refuse
+	// at once).
+	LimitWait time.Duration
+	// DefaultDeadlines gives calls without a client deadline one, as
+	// "pattern=duration" items tried in order ("*/ListPets=2s").
+	DefaultDeadlines []string
 }
 
 // EnvPrefix prefixes every environment variable the kit reads.
@@ -160,6 +174,10 @@ func (c *Config) knobs() []knob {
 		{"api-key-cache-ttl", "how long a verified key is trusted without a lookup", (*durationValue)(&c.APIKeyCacheTTL)},
 		{"auth-failure-limit", "bad credentials per peer per window before refusal (0: off)", (*intValue)(&c.AuthFailureLimit)},
 		{"auth-failure-window", "window of the auth failure limit", (*durationValue)(&c.AuthFailureWindow)},
+		{"max-in-flight", "calls running at once over the server (0: no cap)", (*intValue)(&c.MaxInFlight)},
+		{"max-in-flight-per-method", "calls running at once per method (0: no cap)", (*intValue)(&c.MaxInFlightPerMethod)},
+		{"limit-wait", "how long a call over a cap waits for a slot (0: refuse at once)", (*durationValue)(&c.LimitWait)},
+		{"default-deadlines", "comma-separated pattern=duration deadlines for calls without one", (*listValue)(&c.DefaultDeadlines)},
 	}
 }
 
@@ -216,6 +234,12 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
+	}
+	if _, err := interceptors.ParseDeadlines(c.DefaultDeadlines); err != nil {
+		return fmt.Errorf("kit: default-deadlines: %w", err)
+	}
+	if c.MaxInFlight < 0 || c.MaxInFlightPerMethod < 0 || c.LimitWait < 0 {
+		return fmt.Errorf("kit: max-in-flight, max-in-flight-per-method and limit-wait must not be negative")
 	}
 	return nil
 }

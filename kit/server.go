@@ -39,6 +39,8 @@ type Server struct {
 	validator *validate.Engine
 	apiKeys   *interceptors.APIKeys // nil when another Authenticator is used
 	logWriter *store.LogWriter
+	limiter   *interceptors.Limiter
+	events    *eventBus
 
 	ready     chan struct{}
 	addr      net.Addr
@@ -116,6 +118,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		mux:       http.NewServeMux(),
 		health:    newHealth(),
 		validator: o.validator,
+		events:    newEventBus(),
 		ready:     make(chan struct{}),
 	}
 	if cfg.TLSCertFile != "" {
@@ -197,9 +200,15 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	if cfg.LogPayloadBytes > 0 {
 		logOpts = append(logOpts, interceptors.WithPayloadCapture(cfg.LogPayloadBytes, cfg.LogRedactFields...))
 	}
+	logOpts = append(logOpts, interceptors.WithCallObserver(s.publishCall))
 	for _, fn := range o.observers {
 		logOpts = append(logOpts, interceptors.WithCallObserver(fn))
 	}
+	deadlines, _ := interceptors.ParseDeadlines(cfg.DefaultDeadlines) // checked by Validate
+	s.limiter = interceptors.NewLimiter(append(deadlines,
+		interceptors.WithMaxInFlight(cfg.MaxInFlight),
+		interceptors.WithMaxInFlightPerMethod(cfg.MaxInFlightPerMethod),
+		interceptors.WithLimitWait(cfg.LimitWait))...)
 	return interceptors.Default(interceptors.Chain{
 		Sink:          s.logWriter,
 		RequestLog:    logOpts,
@@ -209,7 +218,9 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 			interceptors.WithProtectedProcedures(cfg.ProtectedProcedures...),
 			interceptors.WithAuthTrustedProxies(trusted...),
 			interceptors.WithFailureLimit(cfg.AuthFailureLimit, cfg.AuthFailureWindow),
+			interceptors.WithRejectionObserver(s.publishRejection),
 		},
+		Limiter:   s.limiter,
 		Errors:    []interceptors.ErrorsOption{interceptors.WithErrorLogger(s.log)},
 		Validator: s.validator,
 	})
@@ -222,6 +233,12 @@ func (s *Server) Validator() *validate.Engine { return s.validator }
 // APIKeys returns the built-in authenticator, or nil when WithAuthenticator
 // replaced it.
 func (s *Server) APIKeys() *interceptors.APIKeys { return s.apiKeys }
+
+// InFlight reports calls running now, and calls refused so far because the
+// server was at its limit of concurrent calls.
+func (s *Server) InFlight() (running, rejected int64) {
+	return s.limiter.InFlight(), s.limiter.Rejected()
+}
 
 // LogStats reports the request log writer's counters: rows written, records
 // dropped (queue full), rows lost to database errors, and records queued now.

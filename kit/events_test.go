@@ -1,0 +1,91 @@
+package kit_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
+	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
+	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/store/storetest"
+)
+
+func TestEvents_CallsKeysAndRejections(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), nil)
+	var mu sync.Mutex
+	var got []kit.Event
+	sub := env.srv.Subscribe(0, func(ev kit.Event) {
+		mu.Lock()
+		got = append(got, ev)
+		mu.Unlock()
+	})
+	defer sub.Close()
+
+	secret, key, err := env.srv.CreateAPIKey(t.Context(), "events", []string{"*"}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.srv.RevokeAPIKey(t.Context(), key.ID); err != nil {
+		t.Fatal(err)
+	}
+	// Revoked in this process: refused at once, not after the cache TTL.
+	res, _ := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, secret)
+	if res.reason != "INVALID_CREDENTIALS" {
+		t.Fatalf("revoked key: %+v", res)
+	}
+
+	want := []struct {
+		kind   kit.EventKind
+		reason string
+		keyID  string
+	}{
+		{kit.EventKeyCreated, "", key.ID},
+		{kit.EventCallFinished, "", key.ID},
+		{kit.EventKeyRevoked, "", key.ID},
+		{kit.EventKeyRejected, "INVALID_CREDENTIALS", key.ID},
+		{kit.EventCallFinished, "", ""}, // refused: no principal
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n >= len(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != len(want) {
+		t.Fatalf("%d events, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Kind != w.kind || got[i].Reason != w.reason || got[i].KeyID != w.keyID {
+			t.Errorf("event %d = %s %q key %q, want %s %q key %q", i, got[i].Kind, got[i].Reason, got[i].KeyID, w.kind, w.reason, w.keyID)
+		}
+	}
+	if got[1].Call == nil || got[1].Call.Code != "ok" || got[4].Call.Code != "unauthenticated" {
+		t.Errorf("call events do not carry the logged record")
+	}
+}
+
+func TestEvents_ASlowSubscriberNeverSlowsCalls(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), nil)
+	block := make(chan struct{})
+	sub := env.srv.Subscribe(1, func(kit.Event) { <-block })
+	defer sub.Close()
+	defer close(block)
+	for range 20 {
+		if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sub.Dropped() == 0 {
+		t.Error("a blocked subscriber with a buffer of 1 dropped nothing over 20 calls")
+	}
+}
