@@ -27,6 +27,7 @@ import (
 
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
+	"github.com/switchboardkit/switchboard/interceptors"
 	"github.com/switchboardkit/switchboard/internal/echo"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
@@ -296,4 +297,18 @@ func (e *echoEnv) postRaw(t *testing.T, body, key string) (string, int) {
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	return string(data), resp.StatusCode
+}
+
+func TestErrors_UserRulesComeBeforeTheDefaults(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), nil, kit.WithErrorRules(interceptors.ErrorRule{
+		Match:   func(err error) bool { return strings.HasSuffix(err.Error(), "out-of-stock") },
+		Code:    connect.CodeFailedPrecondition,
+		Reason:  "OUT_OF_STOCK",
+		Message: "the item is out of stock",
+	}))
+	got, _ := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure,
+		&switchboardtestv1.EchoRequest{Text: "x", Fail: "out-of-stock"}, env.key)
+	if got.code != connect.CodeFailedPrecondition || got.reason != "OUT_OF_STOCK" || got.message != "the item is out of stock" {
+		t.Errorf("custom rule: %+v", got)
+	}
 }

@@ -57,6 +57,7 @@ type options struct {
 	authenticator interceptors.Authenticator
 	validator     *validate.Engine
 	observers     []func(*store.RequestLog)
+	errorRules    []interceptors.ErrorRule
 }
 
 type namedMigrations struct {
@@ -87,6 +88,12 @@ func WithInterceptors(list ...connect.ServerInterceptor) Option {
 // mTLS identities, …). The access policy and scope checks stay the kit's.
 func WithAuthenticator(a interceptors.Authenticator) Option {
 	return func(o *options) { o.authenticator = a }
+}
+
+// WithErrorRules adds rows to the error-mapping table, tried before the
+// kit's defaults (docs/errors.md).
+func WithErrorRules(rules ...interceptors.ErrorRule) Option {
+	return func(o *options) { o.errorRules = append(o.errorRules, rules...) }
 }
 
 // WithValidator sets the validation engine (default: validate.New(); reach
@@ -221,7 +228,10 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 			interceptors.WithRejectionObserver(s.publishRejection),
 		},
 		Limiter:   s.limiter,
-		Errors:    []interceptors.ErrorsOption{interceptors.WithErrorLogger(s.log)},
+		Errors: []interceptors.ErrorsOption{
+			interceptors.WithErrorLogger(s.log),
+			interceptors.WithErrorRules(o.errorRules...),
+		},
 		Validator: s.validator,
 	})
 }
