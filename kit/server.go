@@ -227,7 +227,7 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 			interceptors.WithFailureLimit(cfg.AuthFailureLimit, cfg.AuthFailureWindow),
 			interceptors.WithRejectionObserver(s.publishRejection),
 		},
-		Limiter:   s.limiter,
+		Limiter: s.limiter,
 		Errors: []interceptors.ErrorsOption{
 			interceptors.WithErrorLogger(s.log),
 			interceptors.WithErrorRules(o.errorRules...),
