@@ -124,13 +124,15 @@ func (w *LogWriter) run() {
 	defer retention.Stop()
 	w.prune()
 	batch := make([]*RequestLog, 0, w.opts.BatchSize)
+	add := func(rec *RequestLog) {
+		if batch = append(batch, rec); len(batch) >= w.opts.BatchSize {
+			batch = w.write(batch)
+		}
+	}
 	for {
 		select {
 		case rec := <-w.queue:
-			batch = append(batch, rec)
-			if len(batch) >= w.opts.BatchSize {
-				batch = w.write(batch)
-			}
+			add(rec)
 		case <-flush.C:
 			batch = w.write(batch)
 		case <-retention.C:
@@ -139,10 +141,7 @@ func (w *LogWriter) run() {
 			for {
 				select {
 				case rec := <-w.queue:
-					batch = append(batch, rec)
-					if len(batch) >= w.opts.BatchSize {
-						batch = w.write(batch)
-					}
+					add(rec)
 				default:
 					w.write(batch)
 					return
