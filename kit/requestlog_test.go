@@ -263,3 +263,51 @@ func TestRequestLog_PayloadCaptureRedactsSecrets(t *testing.T) {
 		t.Errorf("response payload %s", got[1].ResponsePayload)
 	}
 }
+
+func TestRequestLog_ForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		xff     string
+		want    string
+	}{
+		{"untrusted peer", nil, "203.0.113.9", "127.0.0.1"},
+		{"trusted proxy", []string{"127.0.0.0/8"}, "203.0.113.9", "203.0.113.9"},
+		{"chain through two proxies", []string{"127.0.0.0/8", "10.0.0.0/8"}, "198.51.100.7, 203.0.113.9, 10.1.2.3", "203.0.113.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := make(chan string, 1)
+			env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.TrustedProxies = tc.trusted },
+				kit.WithCallObserver(func(r *store.RequestLog) { got <- r.PeerIP }))
+			client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
+				connecthttp.NewTransport(kittest.WithBearer(nil, env.key), env.run.URL)))
+			ctx, info := connect.NewClientContext(t.Context())
+			info.RequestHeader().Set("X-Forwarded-For", tc.xff)
+			if _, err := client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			if ip := <-got; ip != tc.want {
+				t.Errorf("peer_ip = %q, want %q", ip, tc.want)
+			}
+		})
+	}
+}
+
+func TestRequestLog_SkipProceduresAndErrorsOnly(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	env := startEcho(t, dsn, func(c *kit.Config) {
+		c.LogSkipProcedures = []string{"*/PublicEcho"}
+		c.LogErrorsOnly = true
+	})
+	call := func(proc string, req *switchboardtestv1.EchoRequest) {
+		_, _ = env.postJSON(t, proc, req, env.key)
+	}
+	call(switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "ok"})
+	call(switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x", Fail: "not_found"})
+	call(switchboardtestv1connect.EchoServicePublicEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x", Fail: "not_found"})
+	_ = env.run.Stop()
+	got := rows(t, dsn)
+	if len(got) != 1 || got[0].Code != "not_found" || got[0].Method != "Echo" {
+		t.Errorf("rows = %d (%v), want only the failed Echo", len(got), got)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"time"
 	"testing"
 
 	"github.com/uptrace/bun"
@@ -172,4 +173,42 @@ func TestOpen_SQLiteSettings(t *testing.T) {
 	if store.DialectOf(db) != store.SQLite {
 		t.Errorf("DialectOf = %v", store.DialectOf(db))
 	}
+}
+
+func TestLogWriter_RetentionDeletesOldRows(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db, err := store.Open(ctx, dsn, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
+			t.Fatal(err)
+		}
+		old := &store.RequestLog{RequestID: "old", StartTime: time.Now().Add(-48 * time.Hour).UTC()}
+		fresh := &store.RequestLog{RequestID: "fresh", StartTime: time.Now().UTC()}
+		if _, err := db.NewInsert().Model(&[]*store.RequestLog{old, fresh}).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		w := store.NewLogWriter(db, store.LogWriterOptions{Retention: 24 * time.Hour})
+		w.Start() // prunes at start, then hourly
+		w.Enqueue(&store.RequestLog{RequestID: "new", StartTime: time.Now().UTC()})
+		if err := w.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		if err := db.NewSelect().Model((*store.RequestLog)(nil)).Column("request_id").OrderExpr("id").Scan(ctx, &ids); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(ids, ",") != "fresh,new" {
+			t.Errorf("rows after retention = %v, want fresh,new", ids)
+		}
+		if written, dropped, failed, _ := w.Stats(); written != 1 || dropped != 0 || failed != 0 {
+			t.Errorf("stats %d %d %d", written, dropped, failed)
+		}
+		if w.Enqueue(&store.RequestLog{}) {
+			t.Error("a closed writer accepted a record")
+		}
+	})
 }
