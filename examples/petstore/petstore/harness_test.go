@@ -58,6 +58,10 @@ func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
 	return &testEnv{srv: srv, svc: svc, run: kittest.Start(t, srv), key: key}
 }
 
+func kittestKey(t *testing.T, e *testEnv, scopes ...string) string {
+	return kittest.APIKey(t, e.srv, "scoped", scopes...)
+}
+
 // testLogger sends the server's log to the test's log, shown on failure.
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
