@@ -22,7 +22,10 @@ func TestPolicy_ReadsArePublicWritesNeedAKey(t *testing.T) {
 	}
 	for name, call := range map[string]func() error{
 		"CreatePet": func() error { _, err := anon.CreatePet(ctx, &petstorev1.CreatePetRequest{Pet: dog("x")}); return err },
-		"UpdatePet": func() error { _, err := anon.UpdatePet(ctx, &petstorev1.UpdatePetRequest{Pet: dogWithID(1)}); return err },
+		"UpdatePet": func() error {
+			_, err := anon.UpdatePet(ctx, &petstorev1.UpdatePetRequest{Pet: dogWithID(1)})
+			return err
+		},
 		"DeletePet": func() error { _, err := anon.DeletePet(ctx, &petstorev1.DeletePetRequest{Id: 1}); return err },
 	} {
 		if e := inspect(t, call()); e.code != connect.CodeUnauthenticated {
