@@ -14,7 +14,7 @@ import (
 func cli(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	err = run(context.Background(), args, &out, &errOut)
+	err = run(context.Background(), args, nil, &out, &errOut)
 	return out.String(), errOut.String(), err
 }
 

@@ -1,12 +1,15 @@
-// Command switchboard is the kit's command line: manage API keys in the
+// Command switchboard is the kit's command line: call any gRPC, gRPC-Web or
+// Connect service without its proto files, and manage API keys in the
 // database a Switchboard server uses.
 //
+//	switchboard list --plaintext localhost:8080
+//	switchboard describe --plaintext localhost:8080 petstore.v1.Pet
+//	switchboard template --plaintext localhost:8080 petstore.v1.CreatePetRequest
+//	switchboard call --plaintext -d '{"id":1}' localhost:8080 petstore.v1.PetStoreService/GetPet
 //	switchboard keys create --name ci --scope 'petstore.v1.PetStoreService/*'
-//	switchboard keys list
-//	switchboard keys revoke KEY_ID
 //
-// Every command that touches the database takes --dsn, or SWITCHBOARD_DSN
-// from the environment: the same DSN the server uses.
+// Key commands take --dsn, or SWITCHBOARD_DSN from the environment: the same
+// DSN the server uses.
 package main
 
 import (
@@ -23,11 +26,19 @@ import (
 const usage = `switchboard — the Switchboard command line
 
 Usage:
+  switchboard list     [flags] TARGET [SERVICE]      services, or one service's methods
+  switchboard describe [flags] TARGET SYMBOL         a service, method, message or enum as proto
+  switchboard template [flags] TARGET MESSAGE        a JSON request to fill in
+  switchboard call     [flags] TARGET SERVICE/METHOD call it; JSON in (-d, @file, stdin), JSON out
   switchboard keys create --name NAME --scope SCOPE [--scope SCOPE…] [--expires 720h]
   switchboard keys list
   switchboard keys revoke KEY_ID
 
-Database commands use --dsn or SWITCHBOARD_DSN (default sqlite:data/switchboard.db).
+TARGET is host:port (TLS; --plaintext for h2c) or a URL. Schemas come from the
+server's gRPC reflection, or from --protoset / --proto files.
+Exit status: 0 on success, 2 for a usage error, 64+code when the RPC failed
+(its status is printed as JSON on stderr), 1 otherwise.
+Key commands use --dsn or SWITCHBOARD_DSN (default sqlite:data/switchboard.db).
 Run 'switchboard COMMAND --help' for a command's flags and an example.
 `
 
@@ -36,20 +47,23 @@ var errUsage = errors.New("usage")
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
+	var rpcErr rpcExit
 	switch {
 	case err == nil:
 	case errors.Is(err, flag.ErrHelp):
 	case errors.Is(err, errUsage):
 		os.Exit(2)
+	case errors.As(err, &rpcErr):
+		os.Exit(64 + int(rpcErr.code))
 	default:
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		fmt.Fprint(stderr, usage)
 		if len(args) == 0 {
@@ -60,6 +74,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
+	case "list":
+		return runList(ctx, args[1:], stdout, stderr)
+	case "describe":
+		return runDescribe(ctx, args[1:], stdout, stderr)
+	case "template":
+		return runTemplate(ctx, args[1:], stdout, stderr)
+	case "call":
+		return runCall(ctx, args[1:], stdin, stdout, stderr)
 	default:
 		fmt.Fprintf(stderr, "switchboard: unknown command %q\n\n%s", args[0], usage)
 		return errUsage

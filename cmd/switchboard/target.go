@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/switchboardkit/switchboard/dynamic"
+)
+
+// targetFlags are the flags every command that talks to a server shares.
+type targetFlags struct {
+	headers     multiFlag
+	apiKey      string
+	protocol    string
+	plaintext   bool
+	http1       bool
+	cacert      string
+	protosets   multiFlag
+	protos      multiFlag
+	importPaths multiFlag
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func (t *targetFlags) register(fs *flag.FlagSet) {
+	fs.Var(&t.headers, "H", "header 'Name: value' sent with every request (repeatable)")
+	fs.StringVar(&t.apiKey, "api-key", "", "API key, sent as 'Authorization: Bearer KEY'")
+	fs.StringVar(&t.protocol, "protocol", dynamic.ProtocolConnect, "connect, grpc or grpcweb")
+	fs.BoolVar(&t.plaintext, "plaintext", false, "no TLS: HTTP/2 cleartext (h2c), or HTTP/1.1 with --http1")
+	fs.BoolVar(&t.http1, "http1", false, "use HTTP/1.1 (connect and grpcweb; not bidi streams)")
+	fs.StringVar(&t.cacert, "cacert", "", "PEM file of CA certificates to trust instead of the system's")
+	fs.Var(&t.protosets, "protoset", "FileDescriptorSet file to describe the server instead of reflection (repeatable)")
+	fs.Var(&t.protos, "proto", ".proto file to describe the server instead of reflection (repeatable)")
+	fs.Var(&t.importPaths, "I", "import path for --proto files (repeatable)")
+}
+
+// connect builds the client and the descriptor source: the files given, or
+// the server's reflection.
+func (t *targetFlags) connect(ctx context.Context, target string) (*dynamic.Client, dynamic.Source, error) {
+	header := http.Header{}
+	for _, h := range t.headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok || strings.TrimSpace(name) == "" {
+			return nil, nil, fmt.Errorf("-H %q: want 'Name: value'", h)
+		}
+		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	if t.apiKey != "" {
+		header.Set("Authorization", "Bearer "+t.apiKey)
+	}
+	c, err := dynamic.NewClient(target, dynamic.Options{
+		Plaintext: t.plaintext, CACertFile: t.cacert, Header: header, Protocol: t.protocol, HTTP1: t.http1,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(t.protosets) == 0 && len(t.protos) == 0 {
+		return c, c.Reflection(), nil
+	}
+	src, err := dynamic.NewFileSource(ctx, t.protosets, t.protos, t.importPaths)
+	if err != nil {
+		return nil, nil, err
+	}
+	return c, src, nil
+}
