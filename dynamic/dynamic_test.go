@@ -301,3 +301,46 @@ func writeProtoset(t *testing.T, fd protoreflect.FileDescriptor) string {
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func TestTLS_CustomCAAndEvents(t *testing.T) {
+	certFile, keyFile, _ := kittest.SelfSignedCert(t)
+	cfg := kittest.Config(storetest.SQLiteDSN(t))
+	cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
+	srv, err := kit.New(cfg, kit.WithLogger(quiet()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo.Rules(srv.Validator())
+	switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
+	key := kittest.APIKey(t, srv, "tls", "*")
+	addr := kittest.Start(t, srv).Addr
+	target := "localhost:" + addr[strings.LastIndexByte(addr, ':')+1:]
+	header := map[string][]string{"Authorization": {"Bearer " + key}}
+
+	// Without the CA the system roots do not trust the certificate.
+	untrusted, err := dynamic.NewClient(target, dynamic.Options{Header: header})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := untrusted.Reflection().ListServices(t.Context()); err == nil {
+		t.Error("a self-signed certificate was trusted without --cacert")
+	}
+	for _, protocol := range []string{dynamic.ProtocolConnect, dynamic.ProtocolGRPC, dynamic.ProtocolGRPCWeb} {
+		c, err := dynamic.NewClient(target, dynamic.Options{CACertFile: certFile, Header: header, Protocol: protocol})
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := c.Reflection()
+		md := method(t, src, "Echo")
+		var headers, trailers, messages int
+		var requestID string
+		err = c.Invoke(t.Context(), md, dynamic.Messages(&switchboardtestv1.EchoRequest{Text: "tls"}), dynamic.Events{
+			Headers:  func(h *connect.Header) { headers++; requestID = h.Get("X-Request-Id") },
+			Message:  func(proto.Message) { messages++ },
+			Trailers: func(*connect.Header) { trailers++ },
+		})
+		if err != nil || headers != 1 || messages != 1 || trailers != 1 || requestID == "" {
+			t.Errorf("%s over TLS: err %v, events %d/%d/%d, request id %q", protocol, err, headers, messages, trailers, requestID)
+		}
+	}
+}
