@@ -94,7 +94,11 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		},
 	})
 	if *verbose {
-		fmt.Fprintf(stderr, "< %s in %s\n", connect.CodeOf(err), time.Since(start).Round(time.Microsecond))
+		outcome := "ok"
+		if err != nil {
+			outcome = connect.CodeOf(err).String()
+		}
+		fmt.Fprintf(stderr, "< %s in %s\n", outcome, time.Since(start).Round(time.Microsecond))
 	}
 	if err == nil {
 		return nil
