@@ -104,6 +104,17 @@ type Config struct {
 	// DefaultDeadlines gives calls without a client deadline one, as
 	// "pattern=duration" items tried in order ("*/ListPets=2s").
 	DefaultDeadlines []string
+
+	// CORSAllowedOrigins lets browsers on these origins call the API:
+	// exact ("https://app.example.com") or with one wildcard
+	// ("https://*.example.com"). Empty (the default) turns CORS off: no
+	// cross-origin call is allowed.
+	CORSAllowedOrigins []string
+	// CORSAllowCredentials lets cross-origin calls carry cookies and HTTP
+	// authentication (API keys in headers need no credentials mode).
+	CORSAllowCredentials bool
+	// CORSMaxAge is how long browsers may cache a preflight answer.
+	CORSMaxAge time.Duration
 }
 
 // EnvPrefix prefixes every environment variable the kit reads.
@@ -131,6 +142,7 @@ func DefaultConfig() Config {
 		APIKeyCacheTTL:       10 * time.Second,
 		AuthFailureLimit:     20,
 		AuthFailureWindow:    time.Minute,
+		CORSMaxAge:           2 * time.Hour,
 	}
 }
 
@@ -178,6 +190,9 @@ func (c *Config) knobs() []knob {
 		{"max-in-flight-per-method", "calls running at once per method (0: no cap)", (*intValue)(&c.MaxInFlightPerMethod)},
 		{"limit-wait", "how long a call over a cap waits for a slot (0: refuse at once)", (*durationValue)(&c.LimitWait)},
 		{"default-deadlines", "comma-separated pattern=duration deadlines for calls without one", (*listValue)(&c.DefaultDeadlines)},
+		{"cors-allowed-origins", "comma-separated origins browsers may call from (empty: CORS off)", (*listValue)(&c.CORSAllowedOrigins)},
+		{"cors-allow-credentials", "allow credentialed cross-origin calls", (*boolValue)(&c.CORSAllowCredentials)},
+		{"cors-max-age", "how long browsers cache a preflight answer", (*durationValue)(&c.CORSMaxAge)},
 	}
 }
 
@@ -237,6 +252,11 @@ func (c *Config) Validate() error {
 	}
 	if _, err := interceptors.ParseDeadlines(c.DefaultDeadlines); err != nil {
 		return fmt.Errorf("kit: default-deadlines: %w", err)
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if strings.Count(o, "*") > 1 || (o == "*" && c.CORSAllowCredentials) {
+			return fmt.Errorf("kit: cors-allowed-origins: %q: one wildcard at most, and \"*\" cannot allow credentials", o)
+		}
 	}
 	if c.MaxInFlight < 0 || c.MaxInFlightPerMethod < 0 || c.LimitWait < 0 {
 		return fmt.Errorf("kit: max-in-flight, max-in-flight-per-method and limit-wait must not be negative")

@@ -393,7 +393,7 @@ func (s *Server) httpServer(baseCtx context.Context) *http.Server {
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	return &http.Server{
-		Handler:           s.mux,
+		Handler:           s.corsHandler(s.mux),
 		Protocols:         protocols,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
