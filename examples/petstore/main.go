@@ -1,6 +1,6 @@
 // Command petstore runs Switchboard's example service on one port for gRPC,
 // gRPC-Web and Connect (JSON or binary) clients, backed by embedded SQLite
-// (or PostgreSQL with -dsn postgres://…).
+// (or PostgreSQL with -dsn postgres://…), with its browser page at /.
 //
 //	go run ./examples/petstore                      # :8080, data/petstore.db
 //	go run ./examples/petstore -addr 127.0.0.1:0    # a free port, logged
@@ -19,6 +19,7 @@ import (
 	"syscall"
 
 	"github.com/switchboardkit/switchboard/examples/petstore/petstore"
+	"github.com/switchboardkit/switchboard/examples/petstore/web"
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
 	"github.com/switchboardkit/switchboard/kit"
 )
@@ -55,5 +56,6 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), srv.Validator()))
+	srv.Handle("/", web.Handler()) // the browser page, same origin as the API
 	return srv.Run(ctx)
 }
