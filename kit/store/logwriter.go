@@ -163,8 +163,10 @@ func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			_, err := tx.NewInsert().Model(&batch).Exec(ctx)
-			return err
+			if _, err := tx.NewInsert().Model(&batch).Exec(ctx); err != nil {
+				return err
+			}
+			return addRollups(ctx, tx, aggregate(batch))
 		})
 		cancel()
 		if err == nil {
@@ -201,8 +203,12 @@ func (w *LogWriter) prune() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	cutoff := time.Now().Add(-w.opts.Retention).UTC()
+	if _, err := w.db.NewDelete().Model((*Rollup)(nil)).Where("minute < ?", cutoff).Exec(ctx); err != nil {
+		w.opts.Logger.Warn("request log: rollup retention delete failed", "error", err)
+	}
 	res, err := w.db.NewDelete().Model((*RequestLog)(nil)).
-		Where("start_time < ?", time.Now().Add(-w.opts.Retention).UTC()).Exec(ctx)
+		Where("start_time < ?", cutoff).Exec(ctx)
 	if err != nil {
 		w.opts.Logger.Warn("request log: retention delete failed", "error", err)
 		return

@@ -71,5 +71,25 @@ func KitMigrations() *migrate.Migrations {
 			})
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261125100002", Comment: "rollups",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			return mg.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				type rollup struct {
+					bun.BaseModel `bun:"table:switchboard_rollups"`
+					Minute        time.Time `bun:"minute,pk"`
+					Procedure     string    `bun:"procedure,pk"`
+					Code          string    `bun:"code,pk"`
+					Count         int64     `bun:"count,notnull"`
+					LatencySumUS  int64     `bun:"latency_sum_us,notnull"`
+					RequestBytes  int64     `bun:"request_bytes,notnull"`
+					ResponseBytes int64     `bun:"response_bytes,notnull"`
+					Buckets       []int64   `bun:"buckets,type:text,notnull"`
+				}
+				_, err := tx.NewCreateTable().Model((*rollup)(nil)).Exec(ctx)
+				return err
+			})
+		},
+	})
 	return m
 }

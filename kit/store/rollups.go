@@ -1,0 +1,264 @@
+package store
+
+import (
+	"context"
+	"math"
+	"sort"
+	"time"
+
+	"github.com/uptrace/bun"
+)
+
+// LatencyBounds are the upper bounds of the rollup latency histogram; a last,
+// open bucket counts everything slower. Fixed, so rollups written by
+// different versions and replicas add up.
+var LatencyBounds = []time.Duration{
+	time.Millisecond, 2500 * time.Microsecond, 5 * time.Millisecond, 10 * time.Millisecond,
+	25 * time.Millisecond, 50 * time.Millisecond, 100 * time.Millisecond, 250 * time.Millisecond,
+	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
+}
+
+// Rollup aggregates the calls of one minute × procedure × code. The log
+// writer maintains rollups in the same transaction as the rows, so
+// statistics never scan raw request logs.
+type Rollup struct {
+	bun.BaseModel `bun:"table:switchboard_rollups"`
+
+	Minute        time.Time `bun:"minute,pk"` // UTC, truncated to the minute
+	Procedure     string    `bun:"procedure,pk"`
+	Code          string    `bun:"code,pk"`
+	Count         int64     `bun:"count,notnull"`
+	LatencySumUS  int64     `bun:"latency_sum_us,notnull"`
+	RequestBytes  int64     `bun:"request_bytes,notnull"`
+	ResponseBytes int64     `bun:"response_bytes,notnull"`
+	// Buckets[i] counts calls no slower than LatencyBounds[i] (and slower
+	// than the bound before); the last counts the rest. Stored as a JSON
+	// array: one column on both dialects.
+	Buckets []int64 `bun:"buckets,type:text,notnull"`
+}
+
+type rollupKey struct {
+	minute          time.Time
+	procedure, code string
+}
+
+// aggregate folds request logs into rollups.
+func aggregate(batch []*RequestLog) []*Rollup {
+	byKey := map[rollupKey]*Rollup{}
+	var keys []rollupKey
+	for _, rec := range batch {
+		k := rollupKey{rec.StartTime.UTC().Truncate(time.Minute), rec.Procedure, rec.Code}
+		r, ok := byKey[k]
+		if !ok {
+			r = &Rollup{Minute: k.minute, Procedure: k.procedure, Code: k.code, Buckets: make([]int64, len(LatencyBounds)+1)}
+			byKey[k] = r
+			keys = append(keys, k)
+		}
+		r.Count++
+		r.LatencySumUS += rec.DurationMicros
+		r.RequestBytes += rec.RequestBytes
+		r.ResponseBytes += rec.ResponseBytes
+		r.Buckets[bucketOf(time.Duration(rec.DurationMicros)*time.Microsecond)]++
+	}
+	// A stable order keeps concurrent writers from deadlocking on rows.
+	sort.Slice(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
+		if !a.minute.Equal(b.minute) {
+			return a.minute.Before(b.minute)
+		}
+		if a.procedure != b.procedure {
+			return a.procedure < b.procedure
+		}
+		return a.code < b.code
+	})
+	out := make([]*Rollup, len(keys))
+	for i, k := range keys {
+		out[i] = byKey[k]
+	}
+	return out
+}
+
+func bucketOf(d time.Duration) int {
+	for i, b := range LatencyBounds {
+		if d <= b {
+			return i
+		}
+	}
+	return len(LatencyBounds)
+}
+
+// addRollups merges rollups into the table: each key's row is created empty
+// if missing (ON CONFLICT DO NOTHING, so concurrent writers on one
+// PostgreSQL cannot collide), locked, and incremented; histograms add
+// element-wise. SQLite transactions already hold the write lock.
+func addRollups(ctx context.Context, tx bun.Tx, rollups []*Rollup) error {
+	pg := DialectOf(tx) == Postgres
+	for _, r := range rollups {
+		empty := &Rollup{Minute: r.Minute, Procedure: r.Procedure, Code: r.Code, Buckets: make([]int64, len(r.Buckets))}
+		if _, err := tx.NewInsert().Model(empty).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
+			return err
+		}
+		row := new(Rollup)
+		q := tx.NewSelect().Model(row).Where("minute = ? AND procedure = ? AND code = ?", r.Minute, r.Procedure, r.Code)
+		if pg {
+			q = q.For("UPDATE")
+		}
+		if err := q.Scan(ctx); err != nil {
+			return err
+		}
+		row.Count += r.Count
+		row.LatencySumUS += r.LatencySumUS
+		row.RequestBytes += r.RequestBytes
+		row.ResponseBytes += r.ResponseBytes
+		for len(row.Buckets) < len(r.Buckets) {
+			row.Buckets = append(row.Buckets, 0)
+		}
+		for i, n := range r.Buckets {
+			row.Buckets[i] += n
+		}
+		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Stats summarizes calls: totals, codes, latency percentiles.
+type Stats struct {
+	Count         int64
+	ByCode        map[string]int64
+	Errors        int64
+	LatencySum    time.Duration
+	RequestBytes  int64
+	ResponseBytes int64
+	Buckets       []int64
+}
+
+func newStats() *Stats {
+	return &Stats{ByCode: map[string]int64{}, Buckets: make([]int64, len(LatencyBounds)+1)}
+}
+
+func (s *Stats) add(r *Rollup) {
+	s.Count += r.Count
+	s.ByCode[r.Code] += r.Count
+	if r.Code != "ok" {
+		s.Errors += r.Count
+	}
+	s.LatencySum += time.Duration(r.LatencySumUS) * time.Microsecond
+	s.RequestBytes += r.RequestBytes
+	s.ResponseBytes += r.ResponseBytes
+	for i := range s.Buckets {
+		if i < len(r.Buckets) {
+			s.Buckets[i] += r.Buckets[i]
+		}
+	}
+}
+
+// ErrorRate is the share of calls that did not end OK (0 with no calls).
+func (s *Stats) ErrorRate() float64 {
+	if s.Count == 0 {
+		return 0
+	}
+	return float64(s.Errors) / float64(s.Count)
+}
+
+// AvgLatency is the mean duration (0 with no calls).
+func (s *Stats) AvgLatency() time.Duration {
+	if s.Count == 0 {
+		return 0
+	}
+	return s.LatencySum / time.Duration(s.Count)
+}
+
+// Percentile estimates the q-quantile (0 < q ≤ 1) of latency from the
+// histogram, interpolating linearly inside the bucket that holds it; in the
+// open last bucket it answers the last bound.
+func (s *Stats) Percentile(q float64) time.Duration {
+	if s.Count == 0 {
+		return 0
+	}
+	rank := q * float64(s.Count)
+	var seen float64
+	for i, n := range s.Buckets {
+		if n == 0 {
+			continue
+		}
+		if seen+float64(n) >= rank {
+			if i == len(LatencyBounds) {
+				return LatencyBounds[len(LatencyBounds)-1]
+			}
+			lower := time.Duration(0)
+			if i > 0 {
+				lower = LatencyBounds[i-1]
+			}
+			frac := math.Max(0, (rank-seen)/float64(n))
+			return (lower + time.Duration(frac*float64(LatencyBounds[i]-lower))).Round(time.Microsecond)
+		}
+		seen += float64(n)
+	}
+	return LatencyBounds[len(LatencyBounds)-1]
+}
+
+// StatsByProcedure sums the rollups of [from, to) per procedure.
+func StatsByProcedure(ctx context.Context, db bun.IDB, from, to time.Time) (map[string]*Stats, error) {
+	var rows []*Rollup
+	err := db.NewSelect().Model(&rows).
+		Where("minute >= ? AND minute < ?", from.UTC().Truncate(time.Minute), to.UTC()).
+		Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*Stats{}
+	for _, r := range rows {
+		s, ok := out[r.Procedure]
+		if !ok {
+			s = newStats()
+			out[r.Procedure] = s
+		}
+		s.add(r)
+	}
+	return out, nil
+}
+
+// Point is one bucket of a timeline.
+type Point struct {
+	Start time.Time
+	Stats *Stats
+}
+
+// TimelineStep picks the bucket width for a window: a minute up to 2h, an
+// hour up to 7 days, a day beyond.
+func TimelineStep(window time.Duration) time.Duration {
+	switch {
+	case window <= 2*time.Hour:
+		return time.Minute
+	case window <= 7*24*time.Hour:
+		return time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// Timeline returns one point per step over [from, to) — empty steps
+// included — for one procedure, or every procedure when procedure is "".
+func Timeline(ctx context.Context, db bun.IDB, procedure string, from, to time.Time, step time.Duration) ([]Point, error) {
+	from, to = from.UTC().Truncate(step), to.UTC()
+	var rows []*Rollup
+	q := db.NewSelect().Model(&rows).Where("minute >= ? AND minute < ?", from, to)
+	if procedure != "" {
+		q = q.Where("procedure = ?", procedure)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, err
+	}
+	var points []Point
+	for t := from; t.Before(to); t = t.Add(step) {
+		points = append(points, Point{Start: t, Stats: newStats()})
+	}
+	for _, r := range rows {
+		i := int(r.Minute.UTC().Sub(from) / step)
+		if i >= 0 && i < len(points) {
+			points[i].Stats.add(r)
+		}
+	}
+	return points, nil
+}
