@@ -115,6 +115,9 @@ type Config struct {
 	CORSAllowCredentials bool
 	// CORSMaxAge is how long browsers may cache a preflight answer.
 	CORSMaxAge time.Duration
+
+	// Metrics serves Prometheus metrics at /metrics on the same port.
+	Metrics bool
 }
 
 // EnvPrefix prefixes every environment variable the kit reads.
@@ -143,6 +146,7 @@ func DefaultConfig() Config {
 		AuthFailureLimit:     20,
 		AuthFailureWindow:    time.Minute,
 		CORSMaxAge:           2 * time.Hour,
+		Metrics:              true,
 	}
 }
 
@@ -193,6 +197,7 @@ func (c *Config) knobs() []knob {
 		{"cors-allowed-origins", "comma-separated origins browsers may call from (empty: CORS off)", (*listValue)(&c.CORSAllowedOrigins)},
 		{"cors-allow-credentials", "allow credentialed cross-origin calls", (*boolValue)(&c.CORSAllowCredentials)},
 		{"cors-max-age", "how long browsers cache a preflight answer", (*durationValue)(&c.CORSMaxAge)},
+		{"metrics", "serve Prometheus metrics at /metrics", (*boolValue)(&c.Metrics)},
 	}
 }
 

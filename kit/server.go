@@ -41,6 +41,7 @@ type Server struct {
 	logWriter *store.LogWriter
 	limiter   *interceptors.Limiter
 	events    *eventBus
+	metrics   *metrics
 
 	ready     chan struct{}
 	addr      net.Addr
@@ -182,12 +183,14 @@ func (s *Server) openDB(sets []namedMigrations) error {
 func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	cfg := s.cfg
 	trusted, _ := cfg.trustedProxies() // checked by Validate
+	s.metrics = newMetrics(s)
 	s.logWriter = store.NewLogWriter(s.db, store.LogWriterOptions{
 		QueueSize:     cfg.LogQueueSize,
 		BatchSize:     cfg.LogBatchSize,
 		FlushInterval: cfg.LogFlushInterval,
 		Retention:     cfg.LogRetention,
 		Logger:        s.log,
+		OnWrite:       s.metrics.onWrite,
 	})
 	authn := o.authenticator
 	if authn == nil {
@@ -207,7 +210,7 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	if cfg.LogPayloadBytes > 0 {
 		logOpts = append(logOpts, interceptors.WithPayloadCapture(cfg.LogPayloadBytes, cfg.LogRedactFields...))
 	}
-	logOpts = append(logOpts, interceptors.WithCallObserver(s.publishCall))
+	logOpts = append(logOpts, interceptors.WithCallObserver(s.publishCall), interceptors.WithCallObserver(s.metrics.observe))
 	for _, fn := range o.observers {
 		logOpts = append(logOpts, interceptors.WithCallObserver(fn))
 	}
@@ -308,6 +311,10 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("kit: listen on %s: %w", s.cfg.Addr, err)
 	}
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
+	s.metrics.preregister(s.rpc)
+	if s.cfg.Metrics {
+		s.mux.Handle("GET /metrics", s.metrics.handler())
+	}
 
 	baseCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelCalls()

@@ -26,6 +26,9 @@ type LogWriterOptions struct {
 	Retention time.Duration
 	// Logger reports write failures (default slog.Default()).
 	Logger *slog.Logger
+	// OnWrite, when set, is told about every batch transaction: rows, how
+	// long it took, and its error (for metrics).
+	OnWrite func(rows int, took time.Duration, err error)
 }
 
 // LogWriter writes request logs asynchronously: calls only enqueue, and one
@@ -162,6 +165,7 @@ func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		began := time.Now()
 		err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			if _, err := tx.NewInsert().Model(&batch).Exec(ctx); err != nil {
 				return err
@@ -169,6 +173,9 @@ func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
 			return addRollups(ctx, tx, aggregate(batch))
 		})
 		cancel()
+		if w.opts.OnWrite != nil {
+			w.opts.OnWrite(len(batch), time.Since(began), err)
+		}
 		if err == nil {
 			w.written.Add(int64(len(batch)))
 			return batch[:0]
