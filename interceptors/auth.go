@@ -124,11 +124,12 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 	}
 	limiter := newFailureLimiter(o.maxFailures, o.window)
 	var access sync.Map // procedure → bool (public)
+	var scopes sync.Map // procedure → string (the method's granting scope)
 	return func(next connect.ServerFunc) connect.ServerFunc {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
 			public, ok := access.Load(spec.Procedure)
 			if !ok {
-				public, _ = access.LoadOrStore(spec.Procedure, o.isPublic(spec))
+				public, _ = access.LoadOrStore(spec.Procedure, Policy{o.public, o.protected}.IsPublic(spec))
 			}
 			info, _ := connect.CallInfoForServerContext(ctx)
 			header := new(connect.Header)
@@ -160,7 +161,7 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 			case principal == nil:
 				o.reject(ctx, spec, peer, ReasonMissingCredentials, nil)
 				return o.fail(ctx, connect.CodeUnauthenticated, ReasonMissingCredentials, "credentials required", 0)
-			case !public.(bool) && !principal.Allows(spec.Procedure):
+			case !public.(bool) && !allowed(principal, spec, &scopes):
 				o.reject(ctx, spec, peer, ReasonMissingScope, &CredentialError{KeyID: principal.KeyID})
 				return o.fail(ctx, connect.CodePermissionDenied, ReasonMissingScope,
 					"the API key has no scope for "+spec.Procedure, 0)
@@ -170,22 +171,53 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 	}
 }
 
-// isPublic resolves a method's access level: configured protected patterns,
+// allowed reports whether p may call a protected method: a scope that
+// matches the procedure, or the scope the method names with
+// (switchboard.v1.scope).
+func allowed(p *switchboard.Principal, spec connect.Spec, cache *sync.Map) bool {
+	if p.Allows(spec.Procedure) {
+		return true
+	}
+	scope, ok := cache.Load(spec.Procedure)
+	if !ok {
+		scope, _ = cache.LoadOrStore(spec.Procedure, ScopeOf(spec))
+	}
+	return scope.(string) != "" && p.Allows(scope.(string))
+}
+
+// ScopeOf reads the (switchboard.v1.scope) option from a method's schema.
+func ScopeOf(spec connect.Spec) string {
+	method, ok := spec.Schema.(protoreflect.MethodDescriptor)
+	if !ok || method.Options() == nil {
+		return ""
+	}
+	scope, _ := proto.GetExtension(method.Options(), switchboardv1.E_Scope).(string)
+	return scope
+}
+
+// Policy decides which methods are public. Everything not public is
+// protected: fail closed.
+type Policy struct {
+	Public    []string // procedure patterns made public by config
+	Protected []string // procedure patterns always protected (they win)
+}
+
+// IsPublic resolves a method's access level: configured protected patterns,
 // then configured public patterns, then health, then the proto option;
 // anything else is protected.
-func (o *authOptions) isPublic(spec connect.Spec) bool {
+func (p Policy) IsPublic(spec connect.Spec) bool {
 	match := func(patterns []string) bool {
-		for _, p := range patterns {
-			if switchboard.ScopeMatches(p, spec.Procedure) {
+		for _, pat := range patterns {
+			if switchboard.ScopeMatches(pat, spec.Procedure) {
 				return true
 			}
 		}
 		return false
 	}
 	switch {
-	case match(o.protected):
+	case match(p.Protected):
 		return false
-	case match(o.public), switchboard.ScopeMatches(healthProcedures, spec.Procedure):
+	case match(p.Public), switchboard.ScopeMatches(healthProcedures, spec.Procedure):
 		return true
 	}
 	return AccessOf(spec) == switchboardv1.Access_ACCESS_PUBLIC

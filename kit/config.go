@@ -118,6 +118,9 @@ type Config struct {
 
 	// Metrics serves Prometheus metrics at /metrics on the same port.
 	Metrics bool
+	// Admin serves the admin API (switchboard.admin.v1.AdminService,
+	// protected: keys need the scope "admin").
+	Admin bool
 }
 
 // EnvPrefix prefixes every environment variable the kit reads.
@@ -147,6 +150,7 @@ func DefaultConfig() Config {
 		AuthFailureWindow:    time.Minute,
 		CORSMaxAge:           2 * time.Hour,
 		Metrics:              true,
+		Admin:                true,
 	}
 }
 
@@ -198,6 +202,7 @@ func (c *Config) knobs() []knob {
 		{"cors-allow-credentials", "allow credentialed cross-origin calls", (*boolValue)(&c.CORSAllowCredentials)},
 		{"cors-max-age", "how long browsers cache a preflight answer", (*durationValue)(&c.CORSMaxAge)},
 		{"metrics", "serve Prometheus metrics at /metrics", (*boolValue)(&c.Metrics)},
+		{"admin", "serve the admin API (keys need the scope admin)", (*boolValue)(&c.Admin)},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/uptrace/bun/migrate"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/interceptors"
 	"github.com/switchboardkit/switchboard/kit/store"
 	"github.com/switchboardkit/switchboard/validate"
@@ -150,6 +151,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if cfg.Reflection {
 		grpcreflect.Register(s.rpc)
+	}
+	if cfg.Admin {
+		adminv1connect.RegisterAdminServiceHandler(s.rpc, &adminService{s: s})
 	}
 	s.mux.HandleFunc("GET /healthz", s.serveHealthz)
 	return s, nil
@@ -328,6 +332,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if s.apiKeys != nil {
 		background.Go(func() { s.apiKeys.Run(bgCtx) })
 	}
+	s.addr = ln.Addr()
+	background.Go(func() { s.heartbeat(bgCtx) })
 	defer func() {
 		stopBackground()
 		background.Wait()

@@ -141,6 +141,7 @@ func TestReflection_DescribesExactlyTheRegisteredServices(t *testing.T) {
 		"grpc.health.v1.Health",
 		"grpc.reflection.v1.ServerReflection",
 		"grpc.reflection.v1alpha.ServerReflection",
+		"switchboard.admin.v1.AdminService",
 	}
 
 	stream, err := reflectionpb.NewServerReflectionClient(conn).ServerReflectionInfo(t.Context())

@@ -91,5 +91,22 @@ func KitMigrations() *migrate.Migrations {
 			})
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261125100003", Comment: "instances",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			type instance struct {
+				bun.BaseModel `bun:"table:switchboard_instances"`
+				ID            string    `bun:"id,pk"`
+				Host          string    `bun:"host,notnull"`
+				Address       string    `bun:"address,notnull"`
+				Version       string    `bun:"version,notnull"`
+				StartedAt     time.Time `bun:"started_at,notnull"`
+				LastSeenAt    time.Time `bun:"last_seen_at,notnull"`
+				InFlight      int64     `bun:"in_flight,notnull"`
+			}
+			_, err := mg.DB().NewCreateTable().Model((*instance)(nil)).Exec(ctx)
+			return err
+		},
+	})
 	return m
 }

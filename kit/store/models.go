@@ -52,3 +52,17 @@ type APIKey struct {
 	RevokedAt  time.Time `bun:"revoked_at,nullzero"`
 	LastUsedAt time.Time `bun:"last_used_at,nullzero"`
 }
+
+// Instance is one running server, kept current by its heartbeat, so replicas
+// sharing one database can see each other.
+type Instance struct {
+	bun.BaseModel `bun:"table:switchboard_instances"`
+
+	ID         string    `bun:"id,pk"`
+	Host       string    `bun:"host,notnull"`
+	Address    string    `bun:"address,notnull"`
+	Version    string    `bun:"version,notnull"`
+	StartedAt  time.Time `bun:"started_at,notnull"`
+	LastSeenAt time.Time `bun:"last_seen_at,notnull"`
+	InFlight   int64     `bun:"in_flight,notnull"`
+}

@@ -262,3 +262,22 @@ func Timeline(ctx context.Context, db bun.IDB, procedure string, from, to time.T
 	}
 	return points, nil
 }
+
+// SumStats adds up per-procedure stats (an empty Stats for none).
+func SumStats(byProcedure map[string]*Stats) *Stats {
+	total := newStats()
+	for _, s := range byProcedure {
+		total.Count += s.Count
+		total.Errors += s.Errors
+		total.LatencySum += s.LatencySum
+		total.RequestBytes += s.RequestBytes
+		total.ResponseBytes += s.ResponseBytes
+		for code, n := range s.ByCode {
+			total.ByCode[code] += n
+		}
+		for i, n := range s.Buckets {
+			total.Buckets[i] += n
+		}
+	}
+	return total
+}

@@ -86,6 +86,14 @@ var file_switchboard_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "varint,51001,opt,name=access,enum=switchboard.v1.Access",
 		Filename:      "switchboard/v1/options.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.MethodOptions)(nil),
+		ExtensionType: (*string)(nil),
+		Field:         51002,
+		Name:          "switchboard.v1.scope",
+		Tag:           "bytes,51002,opt,name=scope",
+		Filename:      "switchboard/v1/options.proto",
+	},
 }
 
 // Extension fields to descriptorpb.MethodOptions.
@@ -101,6 +109,12 @@ var (
 	//
 	// optional switchboard.v1.Access access = 51001;
 	E_Access = &file_switchboard_v1_options_proto_extTypes[0]
+	// scope names a scope that grants a protected method besides procedure
+	// patterns: the admin API's methods carry scope "admin", so a key with
+	// the scope "admin" may call all of them.
+	//
+	// optional string scope = 51002;
+	E_Scope = &file_switchboard_v1_options_proto_extTypes[1]
 )
 
 var File_switchboard_v1_options_proto protoreflect.FileDescriptor
@@ -112,7 +126,8 @@ const file_switchboard_v1_options_proto_rawDesc = "" +
 	"\x12ACCESS_UNSPECIFIED\x10\x00\x12\x11\n" +
 	"\rACCESS_PUBLIC\x10\x01\x12\x14\n" +
 	"\x10ACCESS_PROTECTED\x10\x02:P\n" +
-	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0e2\x16.switchboard.v1.AccessR\x06accessB\xc3\x01\n" +
+	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0e2\x16.switchboard.v1.AccessR\x06access:6\n" +
+	"\x05scope\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\tR\x05scopeB\xc3\x01\n" +
 	"\x12com.switchboard.v1B\fOptionsProtoP\x01ZFgithub.com/switchboardkit/switchboard/gen/switchboard/v1;switchboardv1\xa2\x02\x03SXX\xaa\x02\x0eSwitchboard.V1\xca\x02\x0eSwitchboard\\V1\xe2\x02\x1aSwitchboard\\V1\\GPBMetadata\xea\x02\x0fSwitchboard::V1b\x06proto3"
 
 var (
@@ -134,11 +149,12 @@ var file_switchboard_v1_options_proto_goTypes = []any{
 }
 var file_switchboard_v1_options_proto_depIdxs = []int32{
 	1, // 0: switchboard.v1.access:extendee -> google.protobuf.MethodOptions
-	0, // 1: switchboard.v1.access:type_name -> switchboard.v1.Access
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	1, // [1:2] is the sub-list for extension type_name
-	0, // [0:1] is the sub-list for extension extendee
+	1, // 1: switchboard.v1.scope:extendee -> google.protobuf.MethodOptions
+	0, // 2: switchboard.v1.access:type_name -> switchboard.v1.Access
+	3, // [3:3] is the sub-list for method output_type
+	3, // [3:3] is the sub-list for method input_type
+	2, // [2:3] is the sub-list for extension type_name
+	0, // [0:2] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -154,7 +170,7 @@ func file_switchboard_v1_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_options_proto_rawDesc), len(file_switchboard_v1_options_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   0,
-			NumExtensions: 1,
+			NumExtensions: 2,
 			NumServices:   0,
 		},
 		GoTypes:           file_switchboard_v1_options_proto_goTypes,

@@ -11,7 +11,7 @@ import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
  * Describes the file switchboard/v1/options.proto.
  */
 export const file_switchboard_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Chxzd2l0Y2hib2FyZC92MS9vcHRpb25zLnByb3RvEg5zd2l0Y2hib2FyZC52MSpJCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASEQoNQUNDRVNTX1BVQkxJQxABEhQKEEFDQ0VTU19QUk9URUNURUQQAjpQCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi5jgMgASgOMhYuc3dpdGNoYm9hcmQudjEuQWNjZXNzUgZhY2Nlc3NiBnByb3RvMw", [file_google_protobuf_descriptor]);
+  fileDesc("Chxzd2l0Y2hib2FyZC92MS9vcHRpb25zLnByb3RvEg5zd2l0Y2hib2FyZC52MSpJCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASEQoNQUNDRVNTX1BVQkxJQxABEhQKEEFDQ0VTU19QUk9URUNURUQQAjpQCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi5jgMgASgOMhYuc3dpdGNoYm9hcmQudjEuQWNjZXNzUgZhY2Nlc3M6NgoFc2NvcGUSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi6jgMgASgJUgVzY29wZWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Access is the access level of an RPC method. Methods that do not declare one
@@ -63,4 +63,14 @@ export const AccessSchema: GenEnum<Access> = /*@__PURE__*/
  */
 export const access: GenExtension<MethodOptions, Access> = /*@__PURE__*/
   extDesc(file_switchboard_v1_options, 0);
+
+/**
+ * scope names a scope that grants a protected method besides procedure
+ * patterns: the admin API's methods carry scope "admin", so a key with
+ * the scope "admin" may call all of them.
+ *
+ * @generated from extension: string scope = 51002;
+ */
+export const scope: GenExtension<MethodOptions, string> = /*@__PURE__*/
+  extDesc(file_switchboard_v1_options, 1);
 

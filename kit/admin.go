@@ -1,0 +1,379 @@
+package kit
+
+// The admin API (switchboard.admin.v1.AdminService): statistics from the
+// rollups, request logs, API keys and instances. It is registered on the
+// server's own registry, so it is served over all three protocols, through
+// the same pipeline, and listed by reflection; every method needs a key with
+// the scope "admin" (the (switchboard.v1.scope) option in its proto).
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"github.com/uptrace/bun"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
+	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
+	"github.com/switchboardkit/switchboard/interceptors"
+	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/validate"
+)
+
+type adminService struct {
+	s *Server
+}
+
+var _ adminv1connect.AdminServiceHandler = (*adminService)(nil)
+
+const maxWindow = 400 * 24 * time.Hour
+
+// window resolves a Window: the last hour by default.
+func window(w *adminv1.Window) (from, to time.Time, err error) {
+	to = time.Now().UTC()
+	if w.GetTo() != nil {
+		to = w.GetTo().AsTime()
+	}
+	switch {
+	case w.GetFrom() != nil:
+		from = w.GetFrom().AsTime()
+	case w.GetLast() != nil:
+		from = to.Add(-w.GetLast().AsDuration())
+	default:
+		from = to.Add(-time.Hour)
+	}
+	if !from.Before(to) || to.Sub(from) > maxWindow {
+		return from, to, validate.Fieldf("window", "range", "must end after it starts and span at most 400 days")
+	}
+	return from, to, nil
+}
+
+func statsProto(st *store.Stats) *adminv1.Stats {
+	return &adminv1.Stats{
+		Count:         st.Count,
+		ByCode:        st.ByCode,
+		ErrorRate:     st.ErrorRate(),
+		AvgLatency:    durationpb.New(st.AvgLatency()),
+		P50Latency:    durationpb.New(st.Percentile(0.50)),
+		P95Latency:    durationpb.New(st.Percentile(0.95)),
+		P99Latency:    durationpb.New(st.Percentile(0.99)),
+		RequestBytes:  st.RequestBytes,
+		ResponseBytes: st.ResponseBytes,
+	}
+}
+
+func (a *adminService) GetOverview(ctx context.Context, req *adminv1.GetOverviewRequest) (*adminv1.GetOverviewResponse, error) {
+	from, to, err := window(req.GetWindow())
+	if err != nil {
+		return nil, err
+	}
+	byProc, err := store.StatsByProcedure(ctx, a.s.db, from, to)
+	if err != nil {
+		return nil, err
+	}
+	total := store.SumStats(byProc)
+	written, dropped, failed, queued := a.s.LogStats()
+	running, _ := a.s.InFlight()
+	return &adminv1.GetOverviewResponse{
+		Stats:          statsProto(total),
+		CallsPerMinute: float64(total.Count) / to.Sub(from).Minutes(),
+		From:           timestamppb.New(from),
+		To:             timestamppb.New(to),
+		LogWritten:     written,
+		LogDropped:     dropped,
+		LogFailed:      failed,
+		LogQueued:      int64(queued),
+		InFlight:       running,
+	}, nil
+}
+
+// methods lists the registered methods with their stats (zero when never
+// called), sorted by procedure.
+func (a *adminService) methods(ctx context.Context, w *adminv1.Window) ([]*adminv1.Method, error) {
+	from, to, err := window(w)
+	if err != nil {
+		return nil, err
+	}
+	byProc, err := store.StatsByProcedure(ctx, a.s.db, from, to)
+	if err != nil {
+		return nil, err
+	}
+	policy := interceptors.Policy{Public: a.s.cfg.PublicProcedures, Protected: a.s.cfg.ProtectedProcedures}
+	var out []*adminv1.Method
+	for spec := range a.s.rpc.Specs() {
+		proc := strings.TrimPrefix(spec.Procedure, "/")
+		service, name, _ := strings.Cut(proc, "/")
+		st, ok := byProc[proc]
+		if !ok {
+			st = store.SumStats(nil)
+		}
+		access := "protected"
+		if policy.IsPublic(spec) {
+			access = "public"
+		}
+		out = append(out, &adminv1.Method{
+			Procedure: proc, Service: service, Name: name,
+			StreamType: streamTypeName(spec.StreamType), Access: access, Stats: statsProto(st),
+		})
+	}
+	slices.SortFunc(out, func(x, y *adminv1.Method) int { return strings.Compare(x.GetProcedure(), y.GetProcedure()) })
+	return out, nil
+}
+
+func streamTypeName(t connect.StreamType) string {
+	switch t {
+	case connect.StreamTypeUnary:
+		return "unary"
+	case connect.StreamTypeClient:
+		return "client"
+	case connect.StreamTypeServer:
+		return "server"
+	}
+	return "bidi"
+}
+
+func (a *adminService) ListServices(ctx context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {
+	methods, err := a.methods(ctx, req.GetWindow())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.ListServicesResponse{Methods: methods}, nil
+}
+
+func (a *adminService) GetMethodStats(ctx context.Context, req *adminv1.GetMethodStatsRequest) (*adminv1.GetMethodStatsResponse, error) {
+	methods, err := a.methods(ctx, req.GetWindow())
+	if err != nil {
+		return nil, err
+	}
+	want := strings.TrimPrefix(req.GetProcedure(), "/")
+	for _, m := range methods {
+		if m.GetProcedure() == want {
+			return &adminv1.GetMethodStatsResponse{Method: m}, nil
+		}
+	}
+	return nil, connect.Errorf(connect.CodeNotFound, "no method %q is registered", req.GetProcedure())
+}
+
+func (a *adminService) GetTimeline(ctx context.Context, req *adminv1.GetTimelineRequest) (*adminv1.GetTimelineResponse, error) {
+	from, to, err := window(req.GetWindow())
+	if err != nil {
+		return nil, err
+	}
+	step := store.TimelineStep(to.Sub(from))
+	points, err := store.Timeline(ctx, a.s.db, strings.TrimPrefix(req.GetProcedure(), "/"), from, to, step)
+	if err != nil {
+		return nil, err
+	}
+	res := &adminv1.GetTimelineResponse{Step: durationpb.New(step)}
+	for _, p := range points {
+		res.Points = append(res.Points, &adminv1.TimelinePoint{Start: timestamppb.New(p.Start), Stats: statsProto(p.Stats)})
+	}
+	return res, nil
+}
+
+func logProto(r *store.RequestLog) *adminv1.RequestLog {
+	return &adminv1.RequestLog{
+		Id: r.ID, RequestId: r.RequestID, Procedure: r.Procedure, StreamType: r.StreamType,
+		Protocol: r.Protocol, HttpVersion: r.HTTPVersion, Code: r.Code,
+		ErrorMessage: r.ErrorMessage, ErrorReason: r.ErrorReason,
+		StartTime: timestamppb.New(r.StartTime), Duration: durationpb.New(time.Duration(r.DurationMicros) * time.Microsecond),
+		PeerIp: r.PeerIP, UserAgent: r.UserAgent, KeyId: r.KeyID, KeyName: r.KeyName,
+		RequestBytes: r.RequestBytes, ResponseBytes: r.ResponseBytes,
+		MessagesReceived: r.MessagesReceived, MessagesSent: r.MessagesSent,
+		RequestPayload: r.RequestPayload, ResponsePayload: r.ResponsePayload,
+	}
+}
+
+func (a *adminService) ListRequestLogs(ctx context.Context, req *adminv1.ListRequestLogsRequest) (*adminv1.ListRequestLogsResponse, error) {
+	size := int(req.GetPageSize())
+	switch {
+	case size == 0:
+		size = 50
+	case size < 0 || size > 200:
+		return nil, validate.Fieldf("page_size", "range", "must be 1 to 200")
+	}
+	var before int64
+	if tok := req.GetPageToken(); tok != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(tok)
+		if err == nil {
+			before, err = strconv.ParseInt(string(raw), 10, 64)
+		}
+		if err != nil || before <= 0 {
+			return nil, validate.Fieldf("page_token", "invalid", "was not issued by ListRequestLogs")
+		}
+	}
+	var rows []*store.RequestLog
+	q := a.s.db.NewSelect().Model(&rows)
+	if req.GetWindow() != nil {
+		from, to, err := window(req.GetWindow())
+		if err != nil {
+			return nil, err
+		}
+		q = q.Where("start_time >= ? AND start_time < ?", from, to)
+	}
+	for col, v := range map[string]string{
+		"service": req.GetService(), "method": req.GetMethod(), "code": req.GetCode(),
+		"key_id": req.GetPrincipal(), "request_id": req.GetRequestId(),
+	} {
+		if v != "" {
+			q = q.Where("? = ?", bun.Ident(col), v)
+		}
+	}
+	if text := req.GetErrorContains(); text != "" {
+		q = q.Where("error_message LIKE ? ESCAPE '\\'", "%"+likeEscape(text)+"%")
+	}
+	if before > 0 {
+		q = q.Where("id < ?", before)
+	}
+	if err := q.OrderExpr("id DESC").Limit(int64(size) + 1).Scan(ctx); err != nil {
+		return nil, err
+	}
+	res := &adminv1.ListRequestLogsResponse{}
+	if len(rows) > size {
+		rows = rows[:size]
+		res.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(rows[size-1].ID, 10)))
+	}
+	for _, r := range rows {
+		res.Logs = append(res.Logs, logProto(r))
+	}
+	return res, nil
+}
+
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+func (a *adminService) GetRequestLog(ctx context.Context, req *adminv1.GetRequestLogRequest) (*adminv1.GetRequestLogResponse, error) {
+	row := new(store.RequestLog)
+	err := a.s.db.NewSelect().Model(row).Where("request_id = ?", req.GetRequestId()).OrderExpr("id DESC").Limit(1).Scan(ctx)
+	if err != nil {
+		return nil, connect.Errorf(connect.CodeNotFound, "no request log with request id %q", req.GetRequestId()).WithCause(err)
+	}
+	return &adminv1.GetRequestLogResponse{Log: logProto(row)}, nil
+}
+
+func (a *adminService) WatchRequestLogs(ctx context.Context, req *adminv1.WatchRequestLogsRequest, stream adminv1connect.AdminServiceWatchRequestLogsServerStream) error {
+	calls := make(chan *store.RequestLog, 256)
+	sub := a.s.Subscribe(256, func(ev Event) {
+		if ev.Kind != EventCallFinished || !matchesWatch(req, ev.Call) {
+			return
+		}
+		select {
+		case calls <- ev.Call:
+		default: // the tail is best effort: a slow viewer misses lines
+		}
+	})
+	defer sub.Close()
+	if err := stream.SendHeaders(); err != nil {
+		return err
+	}
+	drain := ShuttingDown(ctx)
+	for {
+		select {
+		case rec := <-calls:
+			if err := stream.Send(&adminv1.WatchRequestLogsResponse{Log: logProto(rec)}); err != nil {
+				return err
+			}
+		case <-drain:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func matchesWatch(req *adminv1.WatchRequestLogsRequest, rec *store.RequestLog) bool {
+	return (req.GetService() == "" || req.GetService() == rec.Service) &&
+		(req.GetMethod() == "" || req.GetMethod() == rec.Method) &&
+		(req.GetCode() == "" || req.GetCode() == rec.Code) &&
+		(!req.GetErrorsOnly() || rec.Code != "ok")
+}
+
+func keyProto(k *store.APIKey, now time.Time) *adminv1.ApiKey {
+	out := &adminv1.ApiKey{Id: k.ID, Name: k.Name, Scopes: k.Scopes, CreateTime: timestamppb.New(k.CreatedAt), Status: "active"}
+	if !k.ExpiresAt.IsZero() {
+		out.ExpireTime = timestamppb.New(k.ExpiresAt)
+		if !now.Before(k.ExpiresAt) {
+			out.Status = "expired"
+		}
+	}
+	if !k.RevokedAt.IsZero() {
+		out.RevokeTime, out.Status = timestamppb.New(k.RevokedAt), "revoked"
+	}
+	if !k.LastUsedAt.IsZero() {
+		out.LastUsedTime = timestamppb.New(k.LastUsedAt)
+	}
+	return out
+}
+
+func (a *adminService) ListApiKeys(ctx context.Context, _ *adminv1.ListApiKeysRequest) (*adminv1.ListApiKeysResponse, error) {
+	keys, err := store.ListAPIKeys(ctx, a.s.db)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	res := &adminv1.ListApiKeysResponse{}
+	for _, k := range keys {
+		res.Keys = append(res.Keys, keyProto(k, now))
+	}
+	return res, nil
+}
+
+func (a *adminService) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyRequest) (*adminv1.CreateApiKeyResponse, error) {
+	var verr validate.Error
+	if strings.TrimSpace(req.GetName()) == "" || len(req.GetName()) > 100 {
+		verr.Violations = append(verr.Violations, validate.Violation{Field: "name", Rule: "required", Description: "must be 1 to 100 characters"})
+	}
+	if len(req.GetScopes()) == 0 || slices.Contains(req.GetScopes(), "") {
+		verr.Violations = append(verr.Violations, validate.Violation{Field: "scopes", Rule: "required", Description: "at least one non-empty scope"})
+	}
+	if req.GetTtl().AsDuration() < 0 {
+		verr.Violations = append(verr.Violations, validate.Violation{Field: "ttl", Rule: "gte", Description: "must not be negative"})
+	}
+	if len(verr.Violations) > 0 {
+		return nil, &verr
+	}
+	secret, key, err := a.s.CreateAPIKey(ctx, req.GetName(), req.GetScopes(), req.GetTtl().AsDuration())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.CreateApiKeyResponse{Key: keyProto(key, time.Now()), Secret: secret}, nil
+}
+
+func (a *adminService) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyRequest) (*adminv1.RevokeApiKeyResponse, error) {
+	if err := a.s.RevokeAPIKey(ctx, req.GetId()); err != nil {
+		if errors.Is(err, store.ErrKeyNotFound) {
+			return nil, connect.Errorf(connect.CodeNotFound, "no API key with id %q", req.GetId())
+		}
+		return nil, err
+	}
+	key, err := store.FindAPIKey(ctx, a.s.db, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &adminv1.RevokeApiKeyResponse{Key: keyProto(key, time.Now())}, nil
+}
+
+func (a *adminService) ListInstances(ctx context.Context, _ *adminv1.ListInstancesRequest) (*adminv1.ListInstancesResponse, error) {
+	var rows []*store.Instance
+	if err := a.s.db.NewSelect().Model(&rows).OrderExpr("started_at DESC").Scan(ctx); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	res := &adminv1.ListInstancesResponse{}
+	for _, r := range rows {
+		res.Instances = append(res.Instances, &adminv1.Instance{
+			Id: r.ID, Host: r.Host, Address: r.Address, Version: r.Version,
+			StartTime: timestamppb.New(r.StartedAt), LastSeenTime: timestamppb.New(r.LastSeenAt),
+			InFlight: r.InFlight, Up: now.Sub(r.LastSeenAt) < 3*heartbeatEvery,
+		})
+	}
+	return res, nil
+}
