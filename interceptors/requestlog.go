@@ -112,7 +112,10 @@ func RequestLog(sink LogSink, opts ...RequestLogOption) connect.ServerIntercepto
 			rec := o.record(ctx, spec, info, id, start, counted, principal(), err)
 			o.logLine(ctx, rec)
 			if sink != nil {
-				sink.Enqueue(rec)
+				// The sink owns its copy: the writer sets the row id while
+				// observers may still be reading theirs.
+				owned := *rec
+				sink.Enqueue(&owned)
 			}
 			for _, fn := range o.observers {
 				fn(rec)

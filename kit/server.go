@@ -341,7 +341,6 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 
 	s.markServing()
-	s.addr = ln.Addr()
 	close(s.ready)
 	s.log.Info("listening", "addr", s.addr.String(), "tls", s.tls != nil,
 		"protocols", "connect,grpc,grpcweb", "reflection", s.cfg.Reflection)
