@@ -9,9 +9,11 @@ package interceptors
 // or failing the call. The principal comes from auth, which runs inside it.
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/netip"
@@ -22,6 +24,7 @@ import (
 	"connectrpc.com/connect/v2/connecthttp"
 	"connectrpc.com/connect/v2/connectproto"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/switchboardkit/switchboard"
 	"github.com/switchboardkit/switchboard/kit/store"
@@ -171,6 +174,7 @@ func (o *requestLogOptions) record(ctx context.Context, spec connect.Spec, info 
 		if errors.As(err, &cerr) {
 			rec.ErrorMessage = truncate(cerr.Message(), 1024)
 			rec.ErrorReason = errorReason(cerr)
+			rec.ErrorDetails = errorDetailsJSON(cerr)
 		}
 	}
 	return rec
@@ -243,6 +247,28 @@ func errorReason(cerr *connect.Error) string {
 		}
 	}
 	return ""
+}
+
+// errorDetailsJSON renders the details clients received as a JSON array,
+// each with its "@type", so the admin page can show them (a BadRequest as a
+// list of field violations, not base64).
+func errorDetailsJSON(cerr *connect.Error) string {
+	details := cerr.Details()
+	if len(details) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(details))
+	for _, d := range details {
+		data, err := protojson.Marshal(connectproto.ErrorDetailToAny(d))
+		if err != nil {
+			continue // a type this binary does not know: skip rather than guess
+		}
+		var compact bytes.Buffer // protojson's spacing is deliberately unstable
+		if json.Compact(&compact, data) == nil {
+			parts = append(parts, compact.String())
+		}
+	}
+	return truncate("["+strings.Join(parts, ",")+"]", 8192)
 }
 
 func splitProcedure(procedure string) (service, method string) {

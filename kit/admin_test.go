@@ -1,6 +1,7 @@
 package kit_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -134,7 +135,8 @@ func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 			t.Errorf("filtered: %v, %v", failed, err)
 		}
 		one, err := admin.GetRequestLog(ctx, &adminv1.GetRequestLogRequest{RequestId: bad.requestID})
-		if err != nil || one.GetLog().GetErrorReason() != "VALIDATION_FAILED" {
+		if err != nil || one.GetLog().GetErrorReason() != "VALIDATION_FAILED" ||
+			!strings.Contains(one.GetLog().GetErrorDetails(), `"fieldViolations":[{"field":"text"`) {
 			t.Errorf("GetRequestLog: %v, %v", one, err)
 		}
 		if _, err := admin.GetRequestLog(ctx, &adminv1.GetRequestLogRequest{RequestId: "nope"}); connect.CodeOf(err) != connect.CodeNotFound {

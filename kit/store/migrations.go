@@ -108,5 +108,13 @@ func KitMigrations() *migrate.Migrations {
 			return err
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261125100004", Comment: "request_log_error_details",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			_, err := mg.DB().NewAddColumn().Table("switchboard_request_logs").
+				ColumnExpr("error_details TEXT NOT NULL DEFAULT ''").Exec(ctx)
+			return err
+		},
+	})
 	return m
 }

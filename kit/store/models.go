@@ -22,6 +22,7 @@ type RequestLog struct {
 	Code             string    `bun:"code,notnull"` // "ok" or a Connect code name
 	ErrorMessage     string    `bun:"error_message,notnull"`
 	ErrorReason      string    `bun:"error_reason,notnull"`
+	ErrorDetails     string    `bun:"error_details,notnull"` // JSON array of the decoded details
 	StartTime        time.Time `bun:"start_time,notnull"`
 	DurationMicros   int64     `bun:"duration_us,notnull"`
 	PeerIP           string    `bun:"peer_ip,notnull"`

@@ -805,8 +805,11 @@ type RequestLog struct {
 	MessagesSent     int64                  `protobuf:"varint,19,opt,name=messages_sent,json=messagesSent,proto3" json:"messages_sent,omitempty"`
 	RequestPayload   string                 `protobuf:"bytes,20,opt,name=request_payload,json=requestPayload,proto3" json:"request_payload,omitempty"`
 	ResponsePayload  string                 `protobuf:"bytes,21,opt,name=response_payload,json=responsePayload,proto3" json:"response_payload,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// The error's details as the client received them, decoded: a JSON array
+	// of objects with "@type" (google.rpc.BadRequest, ErrorInfo, …).
+	ErrorDetails  string `protobuf:"bytes,22,opt,name=error_details,json=errorDetails,proto3" json:"error_details,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RequestLog) Reset() {
@@ -982,6 +985,13 @@ func (x *RequestLog) GetRequestPayload() string {
 func (x *RequestLog) GetResponsePayload() string {
 	if x != nil {
 		return x.ResponsePayload
+	}
+	return ""
+}
+
+func (x *RequestLog) GetErrorDetails() string {
+	if x != nil {
+		return x.ErrorDetails
 	}
 	return ""
 }
@@ -1983,7 +1993,7 @@ const file_switchboard_admin_v1_admin_proto_rawDesc = "" +
 	"\x05stats\x18\x02 \x01(\v2\x1b.switchboard.admin.v1.StatsR\x05stats\"\x81\x01\n" +
 	"\x13GetTimelineResponse\x12-\n" +
 	"\x04step\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x04step\x12;\n" +
-	"\x06points\x18\x02 \x03(\v2#.switchboard.admin.v1.TimelinePointR\x06points\"\xe3\x05\n" +
+	"\x06points\x18\x02 \x03(\v2#.switchboard.admin.v1.TimelinePointR\x06points\"\x88\x06\n" +
 	"\n" +
 	"RequestLog\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
@@ -2011,7 +2021,8 @@ const file_switchboard_admin_v1_admin_proto_rawDesc = "" +
 	"\x11messages_received\x18\x12 \x01(\x03R\x10messagesReceived\x12#\n" +
 	"\rmessages_sent\x18\x13 \x01(\x03R\fmessagesSent\x12'\n" +
 	"\x0frequest_payload\x18\x14 \x01(\tR\x0erequestPayload\x12)\n" +
-	"\x10response_payload\x18\x15 \x01(\tR\x0fresponsePayload\"\xb4\x02\n" +
+	"\x10response_payload\x18\x15 \x01(\tR\x0fresponsePayload\x12#\n" +
+	"\rerror_details\x18\x16 \x01(\tR\ferrorDetails\"\xb4\x02\n" +
 	"\x16ListRequestLogsRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x12\n" +
