@@ -21,6 +21,7 @@ import (
 
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/interceptors"
+	"github.com/switchboardkit/switchboard/kit/adminui"
 	"github.com/switchboardkit/switchboard/kit/store"
 	"github.com/switchboardkit/switchboard/validate"
 )
@@ -154,6 +155,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	if cfg.Admin {
 		adminv1connect.RegisterAdminServiceHandler(s.rpc, &adminService{s: s})
+		s.mux.Handle("GET /admin/", http.StripPrefix("/admin/", adminui.Handler()))
 	}
 	s.mux.HandleFunc("GET /healthz", s.serveHealthz)
 	return s, nil

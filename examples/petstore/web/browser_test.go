@@ -5,16 +5,12 @@ package web_test
 // origin through CORS. Skips locally without Chromium; fails under CI=true.
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -24,51 +20,12 @@ import (
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/kit/kittest/browsertest"
 	"github.com/switchboardkit/switchboard/kit/store/storetest"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
 )
-
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path, err := exec.LookPath(name); err == nil {
-			return path
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("no Chromium installed: browser tests must run in CI (.ci/run installs Debian's chromium)")
-	}
-	t.Skip("no Chromium installed; skipping browser tests")
-	return ""
-}
-
-// browser starts headless Chromium for the test and returns its context.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-	)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(alloc)
-	t.Cleanup(cancelBrowser)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start Chromium: %v", err)
-	}
-	return bctx
-}
 
 // petstoreServer runs the example (service + page) and seeds pets.
 func petstoreServer(t *testing.T, corsOrigins ...string) (url, key string) {
@@ -97,43 +54,18 @@ func petstoreServer(t *testing.T, corsOrigins ...string) (url, key string) {
 	return run.URL, key
 }
 
-type step = chromedp.Action[chromedp.Void]
+type step = browsertest.Step
 
-// until polls a JavaScript condition in the page.
-func until(js string) step {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		if _, err := chromedp.Poll[bool](js, chromedp.WithPollingTimeout(15*time.Second))(ctx, t); err != nil {
-			return fmt.Errorf("waiting for %s: %w", js, err)
-		}
-		return nil
-	})
-}
-
-// eval runs JavaScript in the page for its effect.
-func eval(js string) step {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](js)(ctx, t)
-		return err
-	})
-}
-
-func click(id string) step { return chromedp.Click(chromedp.ID(id)) }
+var (
+	until  = browsertest.Until
+	click  = browsertest.Click
+	fill   = browsertest.Fill
+	choose = browsertest.Choose
+	text   = browsertest.Text
+)
 
 func rows(n int) step {
 	return until(fmt.Sprintf(`document.querySelectorAll("#pets tbody tr").length === %d`, n))
-}
-
-func choose(id, value string) step {
-	return eval(fmt.Sprintf(`(() => { const s = document.getElementById(%q); s.value = %q;
-		s.dispatchEvent(new Event("change")); return true })()`, id, value))
-}
-
-func fill(id, value string) step {
-	return eval(fmt.Sprintf(`(() => { document.getElementById(%q).value = %q; return true })()`, id, value))
-}
-
-func text(selector, want string) step {
-	return until(fmt.Sprintf(`(document.querySelector(%q)?.textContent ?? "").includes(%q)`, selector, want))
 }
 
 // createFlow: list and page, create with a key (and see it in the live
@@ -155,7 +87,7 @@ func createFlow(key, name string) step {
 }
 
 func TestBrowser_SameOrigin(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.Start(t)
 	url, key := petstoreServer(t)
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(url+"/"),
@@ -176,7 +108,7 @@ func TestBrowser_SameOrigin(t *testing.T) {
 }
 
 func TestBrowser_CrossOriginWithAndWithoutCORS(t *testing.T) {
-	ctx := browser(t)
+	ctx := browsertest.Start(t)
 	page := httptest.NewServer(web.Handler()) // a second origin serving the same page
 	defer page.Close()
 
