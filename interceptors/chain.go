@@ -2,6 +2,7 @@ package interceptors
 
 import (
 	"connectrpc.com/connect/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboardkit/switchboard/validate"
 )
@@ -17,7 +18,10 @@ type Chain struct {
 	Auth          []AuthOption
 	// Limiter, when set, caps calls in flight and applies default deadlines,
 	// right after auth.
-	Limiter   *Limiter
+	Limiter *Limiter
+	// Tracer, when set, adds the tracing interceptor right after the request
+	// log.
+	Tracer    trace.TracerProvider
 	Errors    []ErrorsOption
 	Validator *validate.Engine
 }
@@ -25,7 +29,8 @@ type Chain struct {
 // Default returns the kit's interceptors in their fixed order:
 //
 //  1. RequestLog — outermost, so it sees every call, rejected ones too,
-//     and the final code the client gets;
+//     and the final code the client gets; (Tracing, when configured, next,
+//     so every span carries the request id;)
 //  2. Auth — on headers only, before any payload is read or decoded;
 //     (Limit, when configured — after auth, so only callers that got in
 //     take a slot;)
@@ -39,10 +44,11 @@ func Default(c Chain) []connect.ServerInterceptor {
 	if engine == nil {
 		engine = validate.New()
 	}
-	chain := []connect.ServerInterceptor{
-		RequestLog(c.Sink, c.RequestLog...),
-		Auth(c.Authenticator, c.Auth...),
+	chain := []connect.ServerInterceptor{RequestLog(c.Sink, c.RequestLog...)}
+	if c.Tracer != nil {
+		chain = append(chain, Tracing(c.Tracer))
 	}
+	chain = append(chain, Auth(c.Authenticator, c.Auth...))
 	if c.Limiter != nil {
 		chain = append(chain, c.Limiter.Interceptor())
 	}

@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/grpcreflect/v2"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
@@ -61,6 +62,7 @@ type options struct {
 	validator     *validate.Engine
 	observers     []func(*store.RequestLog)
 	errorRules    []interceptors.ErrorRule
+	tracer        trace.TracerProvider
 }
 
 type namedMigrations struct {
@@ -91,6 +93,12 @@ func WithInterceptors(list ...connect.ServerInterceptor) Option {
 // mTLS identities, …). The access policy and scope checks stay the kit's.
 func WithAuthenticator(a interceptors.Authenticator) Option {
 	return func(o *options) { o.authenticator = a }
+}
+
+// WithTracerProvider turns on tracing: one OpenTelemetry server span per
+// call, continuing the caller's W3C trace context (docs/monitoring.md).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(o *options) { o.tracer = tp }
 }
 
 // WithErrorRules adds rows to the error-mapping table, tried before the
@@ -237,6 +245,7 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 			interceptors.WithRejectionObserver(s.publishRejection),
 		},
 		Limiter: s.limiter,
+		Tracer:  o.tracer,
 		Errors: []interceptors.ErrorsOption{
 			interceptors.WithErrorLogger(s.log),
 			interceptors.WithErrorRules(o.errorRules...),
