@@ -14,6 +14,7 @@ import (
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/kit/store"
 	"github.com/switchboardkit/switchboard/kit/store/storetest"
 )
 
@@ -165,9 +166,20 @@ func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 			t.Errorf("CreateApiKey without name and scopes: %v", err)
 		}
 
+		// A replica that stopped beating a few minutes ago is listed as down.
+		stale := &store.Instance{ID: "stale", Host: "old", Address: "10.0.0.9:8080", Version: "v0",
+			StartedAt: time.Now().Add(-time.Hour).UTC(), LastSeenAt: time.Now().Add(-5 * time.Minute).UTC()}
+		if _, err := env.srv.DB().NewInsert().Model(stale).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
 		inst, err := admin.ListInstances(ctx, &adminv1.ListInstancesRequest{})
-		if err != nil || len(inst.GetInstances()) != 1 || !inst.GetInstances()[0].GetUp() || inst.GetInstances()[0].GetAddress() != env.run.Addr {
-			t.Errorf("ListInstances: %v, %v", inst, err)
+		if err != nil || len(inst.GetInstances()) != 2 {
+			t.Fatalf("ListInstances: %v, %v", inst, err)
+		}
+		for _, i := range inst.GetInstances() {
+			if want := i.GetId() != "stale"; i.GetUp() != want || (want && i.GetAddress() != env.run.Addr) {
+				t.Errorf("instance %s: up=%v address %s", i.GetId(), i.GetUp(), i.GetAddress())
+			}
 		}
 	})
 }

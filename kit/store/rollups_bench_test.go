@@ -15,10 +15,24 @@ import (
 // compare the two sub-benchmarks as a ratio (go test -bench Stats24h
 // -benchmem ./kit/store/).
 func BenchmarkStats24h(b *testing.B) {
-	for _, calls := range []int{1_000, 1_000_000} {
-		b.Run(fmt.Sprintf("calls=%d", calls), func(b *testing.B) {
+	for _, dialect := range []string{"sqlite", "postgres"} {
+		for _, calls := range []int{1_000, 1_000_000} {
+			b.Run(fmt.Sprintf("%s/calls=%d", dialect, calls), func(b *testing.B) {
+				dsn := storetest.SQLiteDSN(b)
+				if dialect == "postgres" {
+					dsn = storetest.PostgresDSN(b)
+				}
+				benchStats24h(b, dsn, calls)
+			})
+		}
+	}
+}
+
+func benchStats24h(b *testing.B, dsn string, calls int) {
+	{
+		{
 			ctx := b.Context()
-			db, err := store.Open(ctx, storetest.SQLiteDSN(b), store.Options{})
+			db, err := store.Open(ctx, dsn, store.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -56,6 +70,6 @@ func BenchmarkStats24h(b *testing.B) {
 					b.Fatalf("%d procedures, %v", len(stats), err)
 				}
 			}
-		})
+		}
 	}
 }
