@@ -29,47 +29,35 @@ func BenchmarkStats24h(b *testing.B) {
 }
 
 func benchStats24h(b *testing.B, dsn string, calls int) {
-	{
-		{
-			ctx := b.Context()
-			db, err := store.Open(ctx, dsn, store.Options{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
-				b.Fatal(err)
-			}
-			end := time.Now().UTC().Truncate(time.Minute)
-			start := end.Add(-24 * time.Hour)
-			codes := []string{"ok", "ok", "ok", "not_found", "invalid_argument"}
-			batch := make([]*store.RequestLog, 0, 5000)
-			w := store.NewLogWriter(db, store.LogWriterOptions{QueueSize: 20000, BatchSize: 5000})
-			w.Start()
-			for i := range calls {
-				at := start.Add(time.Duration(i) * (24 * time.Hour) / time.Duration(calls))
-				rec := call(at, fmt.Sprintf("p.v1.S/M%d", i%7), codes[i%len(codes)], time.Duration(i%5000)*time.Microsecond, 20, 200)
-				rec.RequestID = ""
-				batch = append(batch, rec)
-				if len(batch) == cap(batch) || i == calls-1 {
-					for _, r := range batch {
-						for !w.Enqueue(r) {
-							time.Sleep(time.Millisecond)
-						}
-					}
-					batch = batch[:0]
-				}
-			}
-			if err := w.Close(ctx); err != nil {
-				b.Fatal(err)
-			}
-			b.ResetTimer()
-			for b.Loop() {
-				stats, err := store.StatsByProcedure(ctx, db, start, end)
-				if err != nil || len(stats) != 7 {
-					b.Fatalf("%d procedures, %v", len(stats), err)
-				}
-			}
+	ctx := b.Context()
+	db, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
+		b.Fatal(err)
+	}
+	end := time.Now().UTC().Truncate(time.Minute)
+	start := end.Add(-24 * time.Hour)
+	codes := []string{"ok", "ok", "ok", "not_found", "invalid_argument"}
+	w := store.NewLogWriter(db, store.LogWriterOptions{QueueSize: 20000, BatchSize: 5000})
+	w.Start()
+	for i := range calls {
+		at := start.Add(time.Duration(i) * (24 * time.Hour) / time.Duration(calls))
+		rec := call(at, fmt.Sprintf("p.v1.S/M%d", i%7), codes[i%len(codes)], time.Duration(i%5000)*time.Microsecond, 20, 200)
+		for !w.Enqueue(rec) {
+			time.Sleep(time.Millisecond) // bounded by the writer draining the queue
+		}
+	}
+	if err := w.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		stats, err := store.StatsByProcedure(ctx, db, start, end)
+		if err != nil || len(stats) != 7 {
+			b.Fatalf("%d procedures, %v", len(stats), err)
 		}
 	}
 }
