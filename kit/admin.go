@@ -140,11 +140,33 @@ func streamTypeName(t connect.StreamType) string {
 }
 
 func (a *adminService) ListServices(ctx context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {
+	from, to, err := window(req.GetWindow())
+	if err != nil {
+		return nil, err
+	}
 	methods, err := a.methods(ctx, req.GetWindow())
 	if err != nil {
 		return nil, err
 	}
-	return &adminv1.ListServicesResponse{Methods: methods}, nil
+	byProc, err := store.StatsByProcedure(ctx, a.s.db, from, to)
+	if err != nil {
+		return nil, err
+	}
+	byService := map[string]map[string]*store.Stats{}
+	for _, m := range methods {
+		if byService[m.GetService()] == nil {
+			byService[m.GetService()] = map[string]*store.Stats{}
+		}
+		if st, ok := byProc[m.GetProcedure()]; ok {
+			byService[m.GetService()][m.GetProcedure()] = st
+		}
+	}
+	res := &adminv1.ListServicesResponse{Methods: methods}
+	for name, procs := range byService {
+		res.Services = append(res.Services, &adminv1.Service{Name: name, Stats: statsProto(store.SumStats(procs))})
+	}
+	slices.SortFunc(res.Services, func(x, y *adminv1.Service) int { return strings.Compare(x.GetName(), y.GetName()) })
+	return res, nil
 }
 
 func (a *adminService) GetMethodStats(ctx context.Context, req *adminv1.GetMethodStatsRequest) (*adminv1.GetMethodStatsResponse, error) {
@@ -167,7 +189,11 @@ func (a *adminService) GetTimeline(ctx context.Context, req *adminv1.GetTimeline
 		return nil, err
 	}
 	step := store.TimelineStep(to.Sub(from))
-	points, err := store.Timeline(ctx, a.s.db, strings.TrimPrefix(req.GetProcedure(), "/"), from, to, step)
+	procedure := strings.TrimPrefix(req.GetProcedure(), "/")
+	if procedure == "" && req.GetService() != "" {
+		procedure = req.GetService() + "/"
+	}
+	points, err := store.Timeline(ctx, a.s.db, procedure, from, to, step)
 	if err != nil {
 		return nil, err
 	}

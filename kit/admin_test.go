@@ -111,6 +111,25 @@ func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 		if p := found["switchboardtest.v1.EchoService/PublicEcho"]; p == nil || p.GetAccess() != "public" {
 			t.Errorf("PublicEcho: %v", p)
 		}
+		for _, svc := range svcs.GetServices() {
+			if svc.GetName() == "switchboardtest.v1.EchoService" && svc.GetStats().GetCount() != 4 {
+				t.Errorf("EchoService stats %v, want its methods' 4 calls", svc.GetStats())
+			}
+		}
+		if len(svcs.GetServices()) < 3 {
+			t.Errorf("services = %v", svcs.GetServices())
+		}
+		byService, err := admin.GetTimeline(ctx, &adminv1.GetTimelineRequest{Service: "switchboardtest.v1.EchoService", Window: window})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var svcSum int64
+		for _, p := range byService.GetPoints() {
+			svcSum += p.GetStats().GetCount()
+		}
+		if svcSum != 4 {
+			t.Errorf("service timeline sums to %d, want 4", svcSum)
+		}
 		tl, err := admin.GetTimeline(ctx, &adminv1.GetTimelineRequest{Procedure: "switchboardtest.v1.EchoService/Echo", Window: window})
 		if err != nil || tl.GetStep().AsDuration() != time.Minute || len(tl.GetPoints()) < 60 {
 			t.Fatalf("timeline: step %v, %d points, %v", tl.GetStep().AsDuration(), len(tl.GetPoints()), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -239,12 +240,16 @@ func TimelineStep(window time.Duration) time.Duration {
 }
 
 // Timeline returns one point per step over [from, to) — empty steps
-// included — for one procedure, or every procedure when procedure is "".
+// included — for one procedure ("pkg.Service/Method"), every method of one
+// service ("pkg.Service/"), or every procedure when procedure is "".
 func Timeline(ctx context.Context, db bun.IDB, procedure string, from, to time.Time, step time.Duration) ([]Point, error) {
 	from, to = from.UTC().Truncate(step), to.UTC()
 	var rows []*Rollup
 	q := db.NewSelect().Model(&rows).Where("minute >= ? AND minute < ?", from, to)
-	if procedure != "" {
+	switch {
+	case strings.HasSuffix(procedure, "/"):
+		q = q.Where("substr(procedure, 1, ?) = ?", len(procedure), procedure)
+	case procedure != "":
 		q = q.Where("procedure = ?", procedure)
 	}
 	if err := q.Scan(ctx); err != nil {

@@ -485,16 +485,72 @@ func (x *ListServicesRequest) GetWindow() *Window {
 	return nil
 }
 
+type Service struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The fully-qualified service name.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Its methods' calls added up.
+	Stats         *Stats `protobuf:"bytes,2,opt,name=stats,proto3" json:"stats,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Service) Reset() {
+	*x = Service{}
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Service) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Service) ProtoMessage() {}
+
+func (x *Service) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Service.ProtoReflect.Descriptor instead.
+func (*Service) Descriptor() ([]byte, []int) {
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *Service) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Service) GetStats() *Stats {
+	if x != nil {
+		return x.Stats
+	}
+	return nil
+}
+
 type ListServicesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Methods       []*Method              `protobuf:"bytes,1,rep,name=methods,proto3" json:"methods,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Methods []*Method              `protobuf:"bytes,1,rep,name=methods,proto3" json:"methods,omitempty"`
+	// Per service, sorted by name.
+	Services      []*Service `protobuf:"bytes,2,rep,name=services,proto3" json:"services,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListServicesResponse) Reset() {
 	*x = ListServicesResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -506,7 +562,7 @@ func (x *ListServicesResponse) String() string {
 func (*ListServicesResponse) ProtoMessage() {}
 
 func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[6]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -519,12 +575,19 @@ func (x *ListServicesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListServicesResponse.ProtoReflect.Descriptor instead.
 func (*ListServicesResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{6}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *ListServicesResponse) GetMethods() []*Method {
 	if x != nil {
 		return x.Methods
+	}
+	return nil
+}
+
+func (x *ListServicesResponse) GetServices() []*Service {
+	if x != nil {
+		return x.Services
 	}
 	return nil
 }
@@ -539,7 +602,7 @@ type GetMethodStatsRequest struct {
 
 func (x *GetMethodStatsRequest) Reset() {
 	*x = GetMethodStatsRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -551,7 +614,7 @@ func (x *GetMethodStatsRequest) String() string {
 func (*GetMethodStatsRequest) ProtoMessage() {}
 
 func (x *GetMethodStatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[7]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -564,7 +627,7 @@ func (x *GetMethodStatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMethodStatsRequest.ProtoReflect.Descriptor instead.
 func (*GetMethodStatsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{7}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *GetMethodStatsRequest) GetProcedure() string {
@@ -590,7 +653,7 @@ type GetMethodStatsResponse struct {
 
 func (x *GetMethodStatsResponse) Reset() {
 	*x = GetMethodStatsResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -602,7 +665,7 @@ func (x *GetMethodStatsResponse) String() string {
 func (*GetMethodStatsResponse) ProtoMessage() {}
 
 func (x *GetMethodStatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[8]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -615,7 +678,7 @@ func (x *GetMethodStatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetMethodStatsResponse.ProtoReflect.Descriptor instead.
 func (*GetMethodStatsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{8}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetMethodStatsResponse) GetMethod() *Method {
@@ -627,16 +690,18 @@ func (x *GetMethodStatsResponse) GetMethod() *Method {
 
 type GetTimelineRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// One procedure, or every procedure when empty.
+	// One procedure ("pkg.Service/Method"), or with service every method of
+	// one service; every procedure when both are empty.
 	Procedure     string  `protobuf:"bytes,1,opt,name=procedure,proto3" json:"procedure,omitempty"`
 	Window        *Window `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
+	Service       string  `protobuf:"bytes,3,opt,name=service,proto3" json:"service,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetTimelineRequest) Reset() {
 	*x = GetTimelineRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -648,7 +713,7 @@ func (x *GetTimelineRequest) String() string {
 func (*GetTimelineRequest) ProtoMessage() {}
 
 func (x *GetTimelineRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[9]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -661,7 +726,7 @@ func (x *GetTimelineRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimelineRequest.ProtoReflect.Descriptor instead.
 func (*GetTimelineRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{9}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetTimelineRequest) GetProcedure() string {
@@ -678,6 +743,13 @@ func (x *GetTimelineRequest) GetWindow() *Window {
 	return nil
 }
 
+func (x *GetTimelineRequest) GetService() string {
+	if x != nil {
+		return x.Service
+	}
+	return ""
+}
+
 type TimelinePoint struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Start         *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
@@ -688,7 +760,7 @@ type TimelinePoint struct {
 
 func (x *TimelinePoint) Reset() {
 	*x = TimelinePoint{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -700,7 +772,7 @@ func (x *TimelinePoint) String() string {
 func (*TimelinePoint) ProtoMessage() {}
 
 func (x *TimelinePoint) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[10]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -713,7 +785,7 @@ func (x *TimelinePoint) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimelinePoint.ProtoReflect.Descriptor instead.
 func (*TimelinePoint) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{10}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TimelinePoint) GetStart() *timestamppb.Timestamp {
@@ -740,7 +812,7 @@ type GetTimelineResponse struct {
 
 func (x *GetTimelineResponse) Reset() {
 	*x = GetTimelineResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -752,7 +824,7 @@ func (x *GetTimelineResponse) String() string {
 func (*GetTimelineResponse) ProtoMessage() {}
 
 func (x *GetTimelineResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[11]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -765,7 +837,7 @@ func (x *GetTimelineResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetTimelineResponse.ProtoReflect.Descriptor instead.
 func (*GetTimelineResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{11}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *GetTimelineResponse) GetStep() *durationpb.Duration {
@@ -814,7 +886,7 @@ type RequestLog struct {
 
 func (x *RequestLog) Reset() {
 	*x = RequestLog{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -826,7 +898,7 @@ func (x *RequestLog) String() string {
 func (*RequestLog) ProtoMessage() {}
 
 func (x *RequestLog) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[12]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -839,7 +911,7 @@ func (x *RequestLog) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RequestLog.ProtoReflect.Descriptor instead.
 func (*RequestLog) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{12}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RequestLog) GetId() int64 {
@@ -1017,7 +1089,7 @@ type ListRequestLogsRequest struct {
 
 func (x *ListRequestLogsRequest) Reset() {
 	*x = ListRequestLogsRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1029,7 +1101,7 @@ func (x *ListRequestLogsRequest) String() string {
 func (*ListRequestLogsRequest) ProtoMessage() {}
 
 func (x *ListRequestLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[13]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1042,7 +1114,7 @@ func (x *ListRequestLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestLogsRequest.ProtoReflect.Descriptor instead.
 func (*ListRequestLogsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{13}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListRequestLogsRequest) GetService() string {
@@ -1118,7 +1190,7 @@ type ListRequestLogsResponse struct {
 
 func (x *ListRequestLogsResponse) Reset() {
 	*x = ListRequestLogsResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1202,7 @@ func (x *ListRequestLogsResponse) String() string {
 func (*ListRequestLogsResponse) ProtoMessage() {}
 
 func (x *ListRequestLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[14]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1215,7 @@ func (x *ListRequestLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListRequestLogsResponse.ProtoReflect.Descriptor instead.
 func (*ListRequestLogsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{14}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListRequestLogsResponse) GetLogs() []*RequestLog {
@@ -1169,7 +1241,7 @@ type GetRequestLogRequest struct {
 
 func (x *GetRequestLogRequest) Reset() {
 	*x = GetRequestLogRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1181,7 +1253,7 @@ func (x *GetRequestLogRequest) String() string {
 func (*GetRequestLogRequest) ProtoMessage() {}
 
 func (x *GetRequestLogRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[15]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1194,7 +1266,7 @@ func (x *GetRequestLogRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestLogRequest.ProtoReflect.Descriptor instead.
 func (*GetRequestLogRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{15}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetRequestLogRequest) GetRequestId() string {
@@ -1213,7 +1285,7 @@ type GetRequestLogResponse struct {
 
 func (x *GetRequestLogResponse) Reset() {
 	*x = GetRequestLogResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1225,7 +1297,7 @@ func (x *GetRequestLogResponse) String() string {
 func (*GetRequestLogResponse) ProtoMessage() {}
 
 func (x *GetRequestLogResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[16]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1238,7 +1310,7 @@ func (x *GetRequestLogResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetRequestLogResponse.ProtoReflect.Descriptor instead.
 func (*GetRequestLogResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{16}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetRequestLogResponse) GetLog() *RequestLog {
@@ -1261,7 +1333,7 @@ type WatchRequestLogsRequest struct {
 
 func (x *WatchRequestLogsRequest) Reset() {
 	*x = WatchRequestLogsRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1273,7 +1345,7 @@ func (x *WatchRequestLogsRequest) String() string {
 func (*WatchRequestLogsRequest) ProtoMessage() {}
 
 func (x *WatchRequestLogsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[17]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1286,7 +1358,7 @@ func (x *WatchRequestLogsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestLogsRequest.ProtoReflect.Descriptor instead.
 func (*WatchRequestLogsRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{17}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchRequestLogsRequest) GetService() string {
@@ -1326,7 +1398,7 @@ type WatchRequestLogsResponse struct {
 
 func (x *WatchRequestLogsResponse) Reset() {
 	*x = WatchRequestLogsResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1410,7 @@ func (x *WatchRequestLogsResponse) String() string {
 func (*WatchRequestLogsResponse) ProtoMessage() {}
 
 func (x *WatchRequestLogsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[18]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1423,7 @@ func (x *WatchRequestLogsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchRequestLogsResponse.ProtoReflect.Descriptor instead.
 func (*WatchRequestLogsResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{18}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchRequestLogsResponse) GetLog() *RequestLog {
@@ -1378,7 +1450,7 @@ type ApiKey struct {
 
 func (x *ApiKey) Reset() {
 	*x = ApiKey{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1462,7 @@ func (x *ApiKey) String() string {
 func (*ApiKey) ProtoMessage() {}
 
 func (x *ApiKey) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[19]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1475,7 @@ func (x *ApiKey) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ApiKey.ProtoReflect.Descriptor instead.
 func (*ApiKey) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{19}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ApiKey) GetId() string {
@@ -1470,7 +1542,7 @@ type ListApiKeysRequest struct {
 
 func (x *ListApiKeysRequest) Reset() {
 	*x = ListApiKeysRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1482,7 +1554,7 @@ func (x *ListApiKeysRequest) String() string {
 func (*ListApiKeysRequest) ProtoMessage() {}
 
 func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[20]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1495,7 +1567,7 @@ func (x *ListApiKeysRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysRequest.ProtoReflect.Descriptor instead.
 func (*ListApiKeysRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{20}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{21}
 }
 
 type ListApiKeysResponse struct {
@@ -1507,7 +1579,7 @@ type ListApiKeysResponse struct {
 
 func (x *ListApiKeysResponse) Reset() {
 	*x = ListApiKeysResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1519,7 +1591,7 @@ func (x *ListApiKeysResponse) String() string {
 func (*ListApiKeysResponse) ProtoMessage() {}
 
 func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[21]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1532,7 +1604,7 @@ func (x *ListApiKeysResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListApiKeysResponse.ProtoReflect.Descriptor instead.
 func (*ListApiKeysResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{21}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ListApiKeysResponse) GetKeys() []*ApiKey {
@@ -1554,7 +1626,7 @@ type CreateApiKeyRequest struct {
 
 func (x *CreateApiKeyRequest) Reset() {
 	*x = CreateApiKeyRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1566,7 +1638,7 @@ func (x *CreateApiKeyRequest) String() string {
 func (*CreateApiKeyRequest) ProtoMessage() {}
 
 func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[22]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1579,7 +1651,7 @@ func (x *CreateApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{22}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CreateApiKeyRequest) GetName() string {
@@ -1614,7 +1686,7 @@ type CreateApiKeyResponse struct {
 
 func (x *CreateApiKeyResponse) Reset() {
 	*x = CreateApiKeyResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1626,7 +1698,7 @@ func (x *CreateApiKeyResponse) String() string {
 func (*CreateApiKeyResponse) ProtoMessage() {}
 
 func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[23]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1639,7 +1711,7 @@ func (x *CreateApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*CreateApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{23}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *CreateApiKeyResponse) GetKey() *ApiKey {
@@ -1665,7 +1737,7 @@ type RevokeApiKeyRequest struct {
 
 func (x *RevokeApiKeyRequest) Reset() {
 	*x = RevokeApiKeyRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1677,7 +1749,7 @@ func (x *RevokeApiKeyRequest) String() string {
 func (*RevokeApiKeyRequest) ProtoMessage() {}
 
 func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[24]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1690,7 +1762,7 @@ func (x *RevokeApiKeyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyRequest.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{24}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RevokeApiKeyRequest) GetId() string {
@@ -1709,7 +1781,7 @@ type RevokeApiKeyResponse struct {
 
 func (x *RevokeApiKeyResponse) Reset() {
 	*x = RevokeApiKeyResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1721,7 +1793,7 @@ func (x *RevokeApiKeyResponse) String() string {
 func (*RevokeApiKeyResponse) ProtoMessage() {}
 
 func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[25]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1734,7 +1806,7 @@ func (x *RevokeApiKeyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RevokeApiKeyResponse.ProtoReflect.Descriptor instead.
 func (*RevokeApiKeyResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{25}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RevokeApiKeyResponse) GetKey() *ApiKey {
@@ -1761,7 +1833,7 @@ type Instance struct {
 
 func (x *Instance) Reset() {
 	*x = Instance{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1773,7 +1845,7 @@ func (x *Instance) String() string {
 func (*Instance) ProtoMessage() {}
 
 func (x *Instance) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[26]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1786,7 +1858,7 @@ func (x *Instance) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Instance.ProtoReflect.Descriptor instead.
 func (*Instance) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{26}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Instance) GetId() string {
@@ -1853,7 +1925,7 @@ type ListInstancesRequest struct {
 
 func (x *ListInstancesRequest) Reset() {
 	*x = ListInstancesRequest{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1865,7 +1937,7 @@ func (x *ListInstancesRequest) String() string {
 func (*ListInstancesRequest) ProtoMessage() {}
 
 func (x *ListInstancesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[27]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +1950,7 @@ func (x *ListInstancesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInstancesRequest.ProtoReflect.Descriptor instead.
 func (*ListInstancesRequest) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{27}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{28}
 }
 
 type ListInstancesResponse struct {
@@ -1890,7 +1962,7 @@ type ListInstancesResponse struct {
 
 func (x *ListInstancesResponse) Reset() {
 	*x = ListInstancesResponse{}
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +1974,7 @@ func (x *ListInstancesResponse) String() string {
 func (*ListInstancesResponse) ProtoMessage() {}
 
 func (x *ListInstancesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[28]
+	mi := &file_switchboard_admin_v1_admin_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +1987,7 @@ func (x *ListInstancesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListInstancesResponse.ProtoReflect.Descriptor instead.
 func (*ListInstancesResponse) Descriptor() ([]byte, []int) {
-	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{28}
+	return file_switchboard_admin_v1_admin_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ListInstancesResponse) GetInstances() []*Instance {
@@ -1977,17 +2049,22 @@ const file_switchboard_admin_v1_admin_proto_rawDesc = "" +
 	"\x06access\x18\x05 \x01(\tR\x06access\x121\n" +
 	"\x05stats\x18\x06 \x01(\v2\x1b.switchboard.admin.v1.StatsR\x05stats\"K\n" +
 	"\x13ListServicesRequest\x124\n" +
-	"\x06window\x18\x01 \x01(\v2\x1c.switchboard.admin.v1.WindowR\x06window\"N\n" +
+	"\x06window\x18\x01 \x01(\v2\x1c.switchboard.admin.v1.WindowR\x06window\"P\n" +
+	"\aService\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x121\n" +
+	"\x05stats\x18\x02 \x01(\v2\x1b.switchboard.admin.v1.StatsR\x05stats\"\x89\x01\n" +
 	"\x14ListServicesResponse\x126\n" +
-	"\amethods\x18\x01 \x03(\v2\x1c.switchboard.admin.v1.MethodR\amethods\"k\n" +
+	"\amethods\x18\x01 \x03(\v2\x1c.switchboard.admin.v1.MethodR\amethods\x129\n" +
+	"\bservices\x18\x02 \x03(\v2\x1d.switchboard.admin.v1.ServiceR\bservices\"k\n" +
 	"\x15GetMethodStatsRequest\x12\x1c\n" +
 	"\tprocedure\x18\x01 \x01(\tR\tprocedure\x124\n" +
 	"\x06window\x18\x02 \x01(\v2\x1c.switchboard.admin.v1.WindowR\x06window\"N\n" +
 	"\x16GetMethodStatsResponse\x124\n" +
-	"\x06method\x18\x01 \x01(\v2\x1c.switchboard.admin.v1.MethodR\x06method\"h\n" +
+	"\x06method\x18\x01 \x01(\v2\x1c.switchboard.admin.v1.MethodR\x06method\"\x82\x01\n" +
 	"\x12GetTimelineRequest\x12\x1c\n" +
 	"\tprocedure\x18\x01 \x01(\tR\tprocedure\x124\n" +
-	"\x06window\x18\x02 \x01(\v2\x1c.switchboard.admin.v1.WindowR\x06window\"t\n" +
+	"\x06window\x18\x02 \x01(\v2\x1c.switchboard.admin.v1.WindowR\x06window\x12\x18\n" +
+	"\aservice\x18\x03 \x01(\tR\aservice\"t\n" +
 	"\rTimelinePoint\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x121\n" +
 	"\x05stats\x18\x02 \x01(\v2\x1b.switchboard.admin.v1.StatsR\x05stats\"\x81\x01\n" +
@@ -2118,7 +2195,7 @@ func file_switchboard_admin_v1_admin_proto_rawDescGZIP() []byte {
 	return file_switchboard_admin_v1_admin_proto_rawDescData
 }
 
-var file_switchboard_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_switchboard_admin_v1_admin_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_switchboard_admin_v1_admin_proto_goTypes = []any{
 	(*Window)(nil),                   // 0: switchboard.admin.v1.Window
 	(*Stats)(nil),                    // 1: switchboard.admin.v1.Stats
@@ -2126,100 +2203,103 @@ var file_switchboard_admin_v1_admin_proto_goTypes = []any{
 	(*GetOverviewResponse)(nil),      // 3: switchboard.admin.v1.GetOverviewResponse
 	(*Method)(nil),                   // 4: switchboard.admin.v1.Method
 	(*ListServicesRequest)(nil),      // 5: switchboard.admin.v1.ListServicesRequest
-	(*ListServicesResponse)(nil),     // 6: switchboard.admin.v1.ListServicesResponse
-	(*GetMethodStatsRequest)(nil),    // 7: switchboard.admin.v1.GetMethodStatsRequest
-	(*GetMethodStatsResponse)(nil),   // 8: switchboard.admin.v1.GetMethodStatsResponse
-	(*GetTimelineRequest)(nil),       // 9: switchboard.admin.v1.GetTimelineRequest
-	(*TimelinePoint)(nil),            // 10: switchboard.admin.v1.TimelinePoint
-	(*GetTimelineResponse)(nil),      // 11: switchboard.admin.v1.GetTimelineResponse
-	(*RequestLog)(nil),               // 12: switchboard.admin.v1.RequestLog
-	(*ListRequestLogsRequest)(nil),   // 13: switchboard.admin.v1.ListRequestLogsRequest
-	(*ListRequestLogsResponse)(nil),  // 14: switchboard.admin.v1.ListRequestLogsResponse
-	(*GetRequestLogRequest)(nil),     // 15: switchboard.admin.v1.GetRequestLogRequest
-	(*GetRequestLogResponse)(nil),    // 16: switchboard.admin.v1.GetRequestLogResponse
-	(*WatchRequestLogsRequest)(nil),  // 17: switchboard.admin.v1.WatchRequestLogsRequest
-	(*WatchRequestLogsResponse)(nil), // 18: switchboard.admin.v1.WatchRequestLogsResponse
-	(*ApiKey)(nil),                   // 19: switchboard.admin.v1.ApiKey
-	(*ListApiKeysRequest)(nil),       // 20: switchboard.admin.v1.ListApiKeysRequest
-	(*ListApiKeysResponse)(nil),      // 21: switchboard.admin.v1.ListApiKeysResponse
-	(*CreateApiKeyRequest)(nil),      // 22: switchboard.admin.v1.CreateApiKeyRequest
-	(*CreateApiKeyResponse)(nil),     // 23: switchboard.admin.v1.CreateApiKeyResponse
-	(*RevokeApiKeyRequest)(nil),      // 24: switchboard.admin.v1.RevokeApiKeyRequest
-	(*RevokeApiKeyResponse)(nil),     // 25: switchboard.admin.v1.RevokeApiKeyResponse
-	(*Instance)(nil),                 // 26: switchboard.admin.v1.Instance
-	(*ListInstancesRequest)(nil),     // 27: switchboard.admin.v1.ListInstancesRequest
-	(*ListInstancesResponse)(nil),    // 28: switchboard.admin.v1.ListInstancesResponse
-	nil,                              // 29: switchboard.admin.v1.Stats.ByCodeEntry
-	(*durationpb.Duration)(nil),      // 30: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),    // 31: google.protobuf.Timestamp
+	(*Service)(nil),                  // 6: switchboard.admin.v1.Service
+	(*ListServicesResponse)(nil),     // 7: switchboard.admin.v1.ListServicesResponse
+	(*GetMethodStatsRequest)(nil),    // 8: switchboard.admin.v1.GetMethodStatsRequest
+	(*GetMethodStatsResponse)(nil),   // 9: switchboard.admin.v1.GetMethodStatsResponse
+	(*GetTimelineRequest)(nil),       // 10: switchboard.admin.v1.GetTimelineRequest
+	(*TimelinePoint)(nil),            // 11: switchboard.admin.v1.TimelinePoint
+	(*GetTimelineResponse)(nil),      // 12: switchboard.admin.v1.GetTimelineResponse
+	(*RequestLog)(nil),               // 13: switchboard.admin.v1.RequestLog
+	(*ListRequestLogsRequest)(nil),   // 14: switchboard.admin.v1.ListRequestLogsRequest
+	(*ListRequestLogsResponse)(nil),  // 15: switchboard.admin.v1.ListRequestLogsResponse
+	(*GetRequestLogRequest)(nil),     // 16: switchboard.admin.v1.GetRequestLogRequest
+	(*GetRequestLogResponse)(nil),    // 17: switchboard.admin.v1.GetRequestLogResponse
+	(*WatchRequestLogsRequest)(nil),  // 18: switchboard.admin.v1.WatchRequestLogsRequest
+	(*WatchRequestLogsResponse)(nil), // 19: switchboard.admin.v1.WatchRequestLogsResponse
+	(*ApiKey)(nil),                   // 20: switchboard.admin.v1.ApiKey
+	(*ListApiKeysRequest)(nil),       // 21: switchboard.admin.v1.ListApiKeysRequest
+	(*ListApiKeysResponse)(nil),      // 22: switchboard.admin.v1.ListApiKeysResponse
+	(*CreateApiKeyRequest)(nil),      // 23: switchboard.admin.v1.CreateApiKeyRequest
+	(*CreateApiKeyResponse)(nil),     // 24: switchboard.admin.v1.CreateApiKeyResponse
+	(*RevokeApiKeyRequest)(nil),      // 25: switchboard.admin.v1.RevokeApiKeyRequest
+	(*RevokeApiKeyResponse)(nil),     // 26: switchboard.admin.v1.RevokeApiKeyResponse
+	(*Instance)(nil),                 // 27: switchboard.admin.v1.Instance
+	(*ListInstancesRequest)(nil),     // 28: switchboard.admin.v1.ListInstancesRequest
+	(*ListInstancesResponse)(nil),    // 29: switchboard.admin.v1.ListInstancesResponse
+	nil,                              // 30: switchboard.admin.v1.Stats.ByCodeEntry
+	(*durationpb.Duration)(nil),      // 31: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil),    // 32: google.protobuf.Timestamp
 }
 var file_switchboard_admin_v1_admin_proto_depIdxs = []int32{
-	30, // 0: switchboard.admin.v1.Window.last:type_name -> google.protobuf.Duration
-	31, // 1: switchboard.admin.v1.Window.from:type_name -> google.protobuf.Timestamp
-	31, // 2: switchboard.admin.v1.Window.to:type_name -> google.protobuf.Timestamp
-	29, // 3: switchboard.admin.v1.Stats.by_code:type_name -> switchboard.admin.v1.Stats.ByCodeEntry
-	30, // 4: switchboard.admin.v1.Stats.avg_latency:type_name -> google.protobuf.Duration
-	30, // 5: switchboard.admin.v1.Stats.p50_latency:type_name -> google.protobuf.Duration
-	30, // 6: switchboard.admin.v1.Stats.p95_latency:type_name -> google.protobuf.Duration
-	30, // 7: switchboard.admin.v1.Stats.p99_latency:type_name -> google.protobuf.Duration
+	31, // 0: switchboard.admin.v1.Window.last:type_name -> google.protobuf.Duration
+	32, // 1: switchboard.admin.v1.Window.from:type_name -> google.protobuf.Timestamp
+	32, // 2: switchboard.admin.v1.Window.to:type_name -> google.protobuf.Timestamp
+	30, // 3: switchboard.admin.v1.Stats.by_code:type_name -> switchboard.admin.v1.Stats.ByCodeEntry
+	31, // 4: switchboard.admin.v1.Stats.avg_latency:type_name -> google.protobuf.Duration
+	31, // 5: switchboard.admin.v1.Stats.p50_latency:type_name -> google.protobuf.Duration
+	31, // 6: switchboard.admin.v1.Stats.p95_latency:type_name -> google.protobuf.Duration
+	31, // 7: switchboard.admin.v1.Stats.p99_latency:type_name -> google.protobuf.Duration
 	0,  // 8: switchboard.admin.v1.GetOverviewRequest.window:type_name -> switchboard.admin.v1.Window
 	1,  // 9: switchboard.admin.v1.GetOverviewResponse.stats:type_name -> switchboard.admin.v1.Stats
-	31, // 10: switchboard.admin.v1.GetOverviewResponse.from:type_name -> google.protobuf.Timestamp
-	31, // 11: switchboard.admin.v1.GetOverviewResponse.to:type_name -> google.protobuf.Timestamp
+	32, // 10: switchboard.admin.v1.GetOverviewResponse.from:type_name -> google.protobuf.Timestamp
+	32, // 11: switchboard.admin.v1.GetOverviewResponse.to:type_name -> google.protobuf.Timestamp
 	1,  // 12: switchboard.admin.v1.Method.stats:type_name -> switchboard.admin.v1.Stats
 	0,  // 13: switchboard.admin.v1.ListServicesRequest.window:type_name -> switchboard.admin.v1.Window
-	4,  // 14: switchboard.admin.v1.ListServicesResponse.methods:type_name -> switchboard.admin.v1.Method
-	0,  // 15: switchboard.admin.v1.GetMethodStatsRequest.window:type_name -> switchboard.admin.v1.Window
-	4,  // 16: switchboard.admin.v1.GetMethodStatsResponse.method:type_name -> switchboard.admin.v1.Method
-	0,  // 17: switchboard.admin.v1.GetTimelineRequest.window:type_name -> switchboard.admin.v1.Window
-	31, // 18: switchboard.admin.v1.TimelinePoint.start:type_name -> google.protobuf.Timestamp
-	1,  // 19: switchboard.admin.v1.TimelinePoint.stats:type_name -> switchboard.admin.v1.Stats
-	30, // 20: switchboard.admin.v1.GetTimelineResponse.step:type_name -> google.protobuf.Duration
-	10, // 21: switchboard.admin.v1.GetTimelineResponse.points:type_name -> switchboard.admin.v1.TimelinePoint
-	31, // 22: switchboard.admin.v1.RequestLog.start_time:type_name -> google.protobuf.Timestamp
-	30, // 23: switchboard.admin.v1.RequestLog.duration:type_name -> google.protobuf.Duration
-	0,  // 24: switchboard.admin.v1.ListRequestLogsRequest.window:type_name -> switchboard.admin.v1.Window
-	12, // 25: switchboard.admin.v1.ListRequestLogsResponse.logs:type_name -> switchboard.admin.v1.RequestLog
-	12, // 26: switchboard.admin.v1.GetRequestLogResponse.log:type_name -> switchboard.admin.v1.RequestLog
-	12, // 27: switchboard.admin.v1.WatchRequestLogsResponse.log:type_name -> switchboard.admin.v1.RequestLog
-	31, // 28: switchboard.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
-	31, // 29: switchboard.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
-	31, // 30: switchboard.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
-	31, // 31: switchboard.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
-	19, // 32: switchboard.admin.v1.ListApiKeysResponse.keys:type_name -> switchboard.admin.v1.ApiKey
-	30, // 33: switchboard.admin.v1.CreateApiKeyRequest.ttl:type_name -> google.protobuf.Duration
-	19, // 34: switchboard.admin.v1.CreateApiKeyResponse.key:type_name -> switchboard.admin.v1.ApiKey
-	19, // 35: switchboard.admin.v1.RevokeApiKeyResponse.key:type_name -> switchboard.admin.v1.ApiKey
-	31, // 36: switchboard.admin.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
-	31, // 37: switchboard.admin.v1.Instance.last_seen_time:type_name -> google.protobuf.Timestamp
-	26, // 38: switchboard.admin.v1.ListInstancesResponse.instances:type_name -> switchboard.admin.v1.Instance
-	2,  // 39: switchboard.admin.v1.AdminService.GetOverview:input_type -> switchboard.admin.v1.GetOverviewRequest
-	5,  // 40: switchboard.admin.v1.AdminService.ListServices:input_type -> switchboard.admin.v1.ListServicesRequest
-	7,  // 41: switchboard.admin.v1.AdminService.GetMethodStats:input_type -> switchboard.admin.v1.GetMethodStatsRequest
-	9,  // 42: switchboard.admin.v1.AdminService.GetTimeline:input_type -> switchboard.admin.v1.GetTimelineRequest
-	13, // 43: switchboard.admin.v1.AdminService.ListRequestLogs:input_type -> switchboard.admin.v1.ListRequestLogsRequest
-	15, // 44: switchboard.admin.v1.AdminService.GetRequestLog:input_type -> switchboard.admin.v1.GetRequestLogRequest
-	17, // 45: switchboard.admin.v1.AdminService.WatchRequestLogs:input_type -> switchboard.admin.v1.WatchRequestLogsRequest
-	20, // 46: switchboard.admin.v1.AdminService.ListApiKeys:input_type -> switchboard.admin.v1.ListApiKeysRequest
-	22, // 47: switchboard.admin.v1.AdminService.CreateApiKey:input_type -> switchboard.admin.v1.CreateApiKeyRequest
-	24, // 48: switchboard.admin.v1.AdminService.RevokeApiKey:input_type -> switchboard.admin.v1.RevokeApiKeyRequest
-	27, // 49: switchboard.admin.v1.AdminService.ListInstances:input_type -> switchboard.admin.v1.ListInstancesRequest
-	3,  // 50: switchboard.admin.v1.AdminService.GetOverview:output_type -> switchboard.admin.v1.GetOverviewResponse
-	6,  // 51: switchboard.admin.v1.AdminService.ListServices:output_type -> switchboard.admin.v1.ListServicesResponse
-	8,  // 52: switchboard.admin.v1.AdminService.GetMethodStats:output_type -> switchboard.admin.v1.GetMethodStatsResponse
-	11, // 53: switchboard.admin.v1.AdminService.GetTimeline:output_type -> switchboard.admin.v1.GetTimelineResponse
-	14, // 54: switchboard.admin.v1.AdminService.ListRequestLogs:output_type -> switchboard.admin.v1.ListRequestLogsResponse
-	16, // 55: switchboard.admin.v1.AdminService.GetRequestLog:output_type -> switchboard.admin.v1.GetRequestLogResponse
-	18, // 56: switchboard.admin.v1.AdminService.WatchRequestLogs:output_type -> switchboard.admin.v1.WatchRequestLogsResponse
-	21, // 57: switchboard.admin.v1.AdminService.ListApiKeys:output_type -> switchboard.admin.v1.ListApiKeysResponse
-	23, // 58: switchboard.admin.v1.AdminService.CreateApiKey:output_type -> switchboard.admin.v1.CreateApiKeyResponse
-	25, // 59: switchboard.admin.v1.AdminService.RevokeApiKey:output_type -> switchboard.admin.v1.RevokeApiKeyResponse
-	28, // 60: switchboard.admin.v1.AdminService.ListInstances:output_type -> switchboard.admin.v1.ListInstancesResponse
-	50, // [50:61] is the sub-list for method output_type
-	39, // [39:50] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	1,  // 14: switchboard.admin.v1.Service.stats:type_name -> switchboard.admin.v1.Stats
+	4,  // 15: switchboard.admin.v1.ListServicesResponse.methods:type_name -> switchboard.admin.v1.Method
+	6,  // 16: switchboard.admin.v1.ListServicesResponse.services:type_name -> switchboard.admin.v1.Service
+	0,  // 17: switchboard.admin.v1.GetMethodStatsRequest.window:type_name -> switchboard.admin.v1.Window
+	4,  // 18: switchboard.admin.v1.GetMethodStatsResponse.method:type_name -> switchboard.admin.v1.Method
+	0,  // 19: switchboard.admin.v1.GetTimelineRequest.window:type_name -> switchboard.admin.v1.Window
+	32, // 20: switchboard.admin.v1.TimelinePoint.start:type_name -> google.protobuf.Timestamp
+	1,  // 21: switchboard.admin.v1.TimelinePoint.stats:type_name -> switchboard.admin.v1.Stats
+	31, // 22: switchboard.admin.v1.GetTimelineResponse.step:type_name -> google.protobuf.Duration
+	11, // 23: switchboard.admin.v1.GetTimelineResponse.points:type_name -> switchboard.admin.v1.TimelinePoint
+	32, // 24: switchboard.admin.v1.RequestLog.start_time:type_name -> google.protobuf.Timestamp
+	31, // 25: switchboard.admin.v1.RequestLog.duration:type_name -> google.protobuf.Duration
+	0,  // 26: switchboard.admin.v1.ListRequestLogsRequest.window:type_name -> switchboard.admin.v1.Window
+	13, // 27: switchboard.admin.v1.ListRequestLogsResponse.logs:type_name -> switchboard.admin.v1.RequestLog
+	13, // 28: switchboard.admin.v1.GetRequestLogResponse.log:type_name -> switchboard.admin.v1.RequestLog
+	13, // 29: switchboard.admin.v1.WatchRequestLogsResponse.log:type_name -> switchboard.admin.v1.RequestLog
+	32, // 30: switchboard.admin.v1.ApiKey.create_time:type_name -> google.protobuf.Timestamp
+	32, // 31: switchboard.admin.v1.ApiKey.expire_time:type_name -> google.protobuf.Timestamp
+	32, // 32: switchboard.admin.v1.ApiKey.revoke_time:type_name -> google.protobuf.Timestamp
+	32, // 33: switchboard.admin.v1.ApiKey.last_used_time:type_name -> google.protobuf.Timestamp
+	20, // 34: switchboard.admin.v1.ListApiKeysResponse.keys:type_name -> switchboard.admin.v1.ApiKey
+	31, // 35: switchboard.admin.v1.CreateApiKeyRequest.ttl:type_name -> google.protobuf.Duration
+	20, // 36: switchboard.admin.v1.CreateApiKeyResponse.key:type_name -> switchboard.admin.v1.ApiKey
+	20, // 37: switchboard.admin.v1.RevokeApiKeyResponse.key:type_name -> switchboard.admin.v1.ApiKey
+	32, // 38: switchboard.admin.v1.Instance.start_time:type_name -> google.protobuf.Timestamp
+	32, // 39: switchboard.admin.v1.Instance.last_seen_time:type_name -> google.protobuf.Timestamp
+	27, // 40: switchboard.admin.v1.ListInstancesResponse.instances:type_name -> switchboard.admin.v1.Instance
+	2,  // 41: switchboard.admin.v1.AdminService.GetOverview:input_type -> switchboard.admin.v1.GetOverviewRequest
+	5,  // 42: switchboard.admin.v1.AdminService.ListServices:input_type -> switchboard.admin.v1.ListServicesRequest
+	8,  // 43: switchboard.admin.v1.AdminService.GetMethodStats:input_type -> switchboard.admin.v1.GetMethodStatsRequest
+	10, // 44: switchboard.admin.v1.AdminService.GetTimeline:input_type -> switchboard.admin.v1.GetTimelineRequest
+	14, // 45: switchboard.admin.v1.AdminService.ListRequestLogs:input_type -> switchboard.admin.v1.ListRequestLogsRequest
+	16, // 46: switchboard.admin.v1.AdminService.GetRequestLog:input_type -> switchboard.admin.v1.GetRequestLogRequest
+	18, // 47: switchboard.admin.v1.AdminService.WatchRequestLogs:input_type -> switchboard.admin.v1.WatchRequestLogsRequest
+	21, // 48: switchboard.admin.v1.AdminService.ListApiKeys:input_type -> switchboard.admin.v1.ListApiKeysRequest
+	23, // 49: switchboard.admin.v1.AdminService.CreateApiKey:input_type -> switchboard.admin.v1.CreateApiKeyRequest
+	25, // 50: switchboard.admin.v1.AdminService.RevokeApiKey:input_type -> switchboard.admin.v1.RevokeApiKeyRequest
+	28, // 51: switchboard.admin.v1.AdminService.ListInstances:input_type -> switchboard.admin.v1.ListInstancesRequest
+	3,  // 52: switchboard.admin.v1.AdminService.GetOverview:output_type -> switchboard.admin.v1.GetOverviewResponse
+	7,  // 53: switchboard.admin.v1.AdminService.ListServices:output_type -> switchboard.admin.v1.ListServicesResponse
+	9,  // 54: switchboard.admin.v1.AdminService.GetMethodStats:output_type -> switchboard.admin.v1.GetMethodStatsResponse
+	12, // 55: switchboard.admin.v1.AdminService.GetTimeline:output_type -> switchboard.admin.v1.GetTimelineResponse
+	15, // 56: switchboard.admin.v1.AdminService.ListRequestLogs:output_type -> switchboard.admin.v1.ListRequestLogsResponse
+	17, // 57: switchboard.admin.v1.AdminService.GetRequestLog:output_type -> switchboard.admin.v1.GetRequestLogResponse
+	19, // 58: switchboard.admin.v1.AdminService.WatchRequestLogs:output_type -> switchboard.admin.v1.WatchRequestLogsResponse
+	22, // 59: switchboard.admin.v1.AdminService.ListApiKeys:output_type -> switchboard.admin.v1.ListApiKeysResponse
+	24, // 60: switchboard.admin.v1.AdminService.CreateApiKey:output_type -> switchboard.admin.v1.CreateApiKeyResponse
+	26, // 61: switchboard.admin.v1.AdminService.RevokeApiKey:output_type -> switchboard.admin.v1.RevokeApiKeyResponse
+	29, // 62: switchboard.admin.v1.AdminService.ListInstances:output_type -> switchboard.admin.v1.ListInstancesResponse
+	52, // [52:63] is the sub-list for method output_type
+	41, // [41:52] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_switchboard_admin_v1_admin_proto_init() }
@@ -2233,7 +2313,7 @@ func file_switchboard_admin_v1_admin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_admin_v1_admin_proto_rawDesc), len(file_switchboard_admin_v1_admin_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
