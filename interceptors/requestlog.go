@@ -146,7 +146,7 @@ func (o *requestLogOptions) record(ctx context.Context, spec connect.Spec, info 
 		Procedure:        strings.TrimPrefix(spec.Procedure, "/"),
 		Service:          service,
 		Method:           method,
-		StreamType:       streamTypeName(spec.StreamType),
+		StreamType:       StreamTypeName(spec.StreamType),
 		Code:             "ok",
 		StartTime:        start.UTC().Truncate(time.Microsecond),
 		DurationMicros:   time.Since(start).Microseconds(),
@@ -279,7 +279,9 @@ func splitProcedure(procedure string) (service, method string) {
 	return procedure, ""
 }
 
-func streamTypeName(t connect.StreamType) string {
+// StreamTypeName names a call shape as the request log and admin API do:
+// "unary", "client", "server" or "bidi".
+func StreamTypeName(t connect.StreamType) string {
 	switch t {
 	case connect.StreamTypeUnary:
 		return "unary"

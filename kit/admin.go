@@ -120,23 +120,11 @@ func (a *adminService) methods(ctx context.Context, w *adminv1.Window) ([]*admin
 		}
 		out = append(out, &adminv1.Method{
 			Procedure: proc, Service: service, Name: name,
-			StreamType: streamTypeName(spec.StreamType), Access: access, Stats: statsProto(st),
+			StreamType: interceptors.StreamTypeName(spec.StreamType), Access: access, Stats: statsProto(st),
 		})
 	}
 	slices.SortFunc(out, func(x, y *adminv1.Method) int { return strings.Compare(x.GetProcedure(), y.GetProcedure()) })
 	return out, nil
-}
-
-func streamTypeName(t connect.StreamType) string {
-	switch t {
-	case connect.StreamTypeUnary:
-		return "unary"
-	case connect.StreamTypeClient:
-		return "client"
-	case connect.StreamTypeServer:
-		return "server"
-	}
-	return "bidi"
 }
 
 func (a *adminService) ListServices(ctx context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {

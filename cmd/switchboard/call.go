@@ -44,11 +44,7 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		ctx, cancel = context.WithTimeout(ctx, *timeout)
 		defer cancel()
 	}
-	client, src, err := t.connect(ctx, rest[0])
-	if err != nil {
-		return err
-	}
-	d, err := src.FindDescriptor(ctx, symbolName(rest[1]))
+	client, src, d, err := t.resolve(ctx, rest[0], rest[1])
 	if err != nil {
 		return err
 	}

@@ -68,11 +68,7 @@ func runDescribe(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || len(rest) != 2 {
 		return usageErr(fs, err)
 	}
-	_, src, err := t.connect(ctx, rest[0])
-	if err != nil {
-		return err
-	}
-	d, err := src.FindDescriptor(ctx, symbolName(rest[1]))
+	_, _, d, err := t.resolve(ctx, rest[0], rest[1])
 	if err != nil {
 		return err
 	}
@@ -90,11 +86,7 @@ func runTemplate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil || len(rest) != 2 {
 		return usageErr(fs, err)
 	}
-	_, src, err := t.connect(ctx, rest[0])
-	if err != nil {
-		return err
-	}
-	d, err := src.FindDescriptor(ctx, symbolName(rest[1]))
+	_, _, d, err := t.resolve(ctx, rest[0], rest[1])
 	if err != nil {
 		return err
 	}

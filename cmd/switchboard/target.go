@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 
+	"google.golang.org/protobuf/reflect/protoreflect"
+
 	"github.com/switchboardkit/switchboard/dynamic"
 )
 
@@ -68,4 +70,18 @@ func (t *targetFlags) connect(ctx context.Context, target string) (*dynamic.Clie
 		return nil, nil, err
 	}
 	return c, src, nil
+}
+
+// resolve connects to target and looks up symbol ("pkg.Service/Method" or
+// any fully-qualified name).
+func (t *targetFlags) resolve(ctx context.Context, target, symbol string) (*dynamic.Client, dynamic.Source, protoreflect.Descriptor, error) {
+	c, src, err := t.connect(ctx, target)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	d, err := src.FindDescriptor(ctx, symbolName(symbol))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return c, src, d, nil
 }

@@ -30,14 +30,7 @@ func BenchmarkStats24h(b *testing.B) {
 
 func benchStats24h(b *testing.B, dsn string, calls int) {
 	ctx := b.Context()
-	db, err := store.Open(ctx, dsn, store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
-		b.Fatal(err)
-	}
+	db := openMigrated(b, dsn)
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := end.Add(-24 * time.Hour)
 	codes := []string{"ok", "ok", "ok", "not_found", "invalid_argument"}

@@ -18,14 +18,7 @@ func call(at time.Time, procedure, code string, d time.Duration, req, res int64)
 func TestRollups_StatisticsMatchHandComputedValues(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
-		db, err := store.Open(ctx, dsn, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
-			t.Fatal(err)
-		}
+		db := openMigrated(t, dsn)
 		base := time.Now().UTC().Truncate(time.Hour).Add(-time.Hour) // a whole hour in the past
 		const get, put = "p.v1.S/Get", "p.v1.S/Put"
 		calls := []*store.RequestLog{

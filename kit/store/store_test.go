@@ -178,14 +178,7 @@ func TestOpen_SQLiteSettings(t *testing.T) {
 func TestLogWriter_RetentionDeletesOldRows(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
-		db, err := store.Open(ctx, dsn, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer db.Close()
-		if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
-			t.Fatal(err)
-		}
+		db := openMigrated(t, dsn)
 		old := &store.RequestLog{RequestID: "old", StartTime: time.Now().Add(-48 * time.Hour).UTC()}
 		fresh := &store.RequestLog{RequestID: "fresh", StartTime: time.Now().UTC()}
 		if _, err := db.NewInsert().Model(&[]*store.RequestLog{old, fresh}).Exec(ctx); err != nil {
@@ -211,4 +204,18 @@ func TestLogWriter_RetentionDeletesOldRows(t *testing.T) {
 			t.Error("a closed writer accepted a record")
 		}
 	})
+}
+
+// openMigrated opens dsn with the kit's schema applied; closed when the test ends.
+func openMigrated(t testing.TB, dsn string) *bun.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	if _, err := store.Migrate(context.Background(), db, "switchboard", store.KitMigrations()); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
