@@ -94,16 +94,17 @@ func (a *adminService) GetOverview(ctx context.Context, req *adminv1.GetOverview
 	}, nil
 }
 
-// methods lists the registered methods with their stats (zero when never
-// called), sorted by procedure.
-func (a *adminService) methods(ctx context.Context, w *adminv1.Window) ([]*adminv1.Method, error) {
+// methods lists the registered methods with their stats over w (zero when
+// never called), sorted by procedure, and returns the per-procedure stats it
+// read.
+func (a *adminService) methods(ctx context.Context, w *adminv1.Window) ([]*adminv1.Method, map[string]*store.Stats, error) {
 	from, to, err := window(w)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	byProc, err := store.StatsByProcedure(ctx, a.s.db, from, to)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	policy := interceptors.Policy{Public: a.s.cfg.PublicProcedures, Protected: a.s.cfg.ProtectedProcedures}
 	var out []*adminv1.Method
@@ -124,19 +125,11 @@ func (a *adminService) methods(ctx context.Context, w *adminv1.Window) ([]*admin
 		})
 	}
 	slices.SortFunc(out, func(x, y *adminv1.Method) int { return strings.Compare(x.GetProcedure(), y.GetProcedure()) })
-	return out, nil
+	return out, byProc, nil
 }
 
 func (a *adminService) ListServices(ctx context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {
-	from, to, err := window(req.GetWindow())
-	if err != nil {
-		return nil, err
-	}
-	methods, err := a.methods(ctx, req.GetWindow())
-	if err != nil {
-		return nil, err
-	}
-	byProc, err := store.StatsByProcedure(ctx, a.s.db, from, to)
+	methods, byProc, err := a.methods(ctx, req.GetWindow())
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +151,7 @@ func (a *adminService) ListServices(ctx context.Context, req *adminv1.ListServic
 }
 
 func (a *adminService) GetMethodStats(ctx context.Context, req *adminv1.GetMethodStatsRequest) (*adminv1.GetMethodStatsResponse, error) {
-	methods, err := a.methods(ctx, req.GetWindow())
+	methods, _, err := a.methods(ctx, req.GetWindow())
 	if err != nil {
 		return nil, err
 	}
