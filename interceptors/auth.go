@@ -48,8 +48,7 @@ const (
 
 type authOptions struct {
 	rejected    []func(ctx context.Context, r Rejection)
-	public      []string
-	protected   []string
+	policy      Policy
 	trusted     []netip.Prefix
 	maxFailures int
 	window      time.Duration
@@ -62,13 +61,13 @@ type AuthOption func(*authOptions)
 // WithPublicProcedures makes procedures matching the patterns public
 // ("grpc.reflection.*/*"), whatever their proto option says.
 func WithPublicProcedures(patterns ...string) AuthOption {
-	return func(o *authOptions) { o.public = append(o.public, patterns...) }
+	return func(o *authOptions) { o.policy.Public = append(o.policy.Public, patterns...) }
 }
 
 // WithProtectedProcedures makes procedures matching the patterns protected;
 // it wins over everything else (fail closed).
 func WithProtectedProcedures(patterns ...string) AuthOption {
-	return func(o *authOptions) { o.protected = append(o.protected, patterns...) }
+	return func(o *authOptions) { o.policy.Protected = append(o.policy.Protected, patterns...) }
 }
 
 // WithAuthTrustedProxies lets X-Forwarded-For name the peer that failure
@@ -123,14 +122,14 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 		opt(&o)
 	}
 	limiter := newFailureLimiter(o.maxFailures, o.window)
-	var access sync.Map // procedure → bool (public)
-	var scopes sync.Map // procedure → string (the method's granting scope)
+	var rules sync.Map // procedure → methodRule, resolved once per method
 	return func(next connect.ServerFunc) connect.ServerFunc {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
-			public, ok := access.Load(spec.Procedure)
+			cached, ok := rules.Load(spec.Procedure)
 			if !ok {
-				public, _ = access.LoadOrStore(spec.Procedure, Policy{o.public, o.protected}.IsPublic(spec))
+				cached, _ = rules.LoadOrStore(spec.Procedure, methodRule{public: o.policy.IsPublic(spec), scope: ScopeOf(spec)})
 			}
+			rule := cached.(methodRule)
 			info, _ := connect.CallInfoForServerContext(ctx)
 			header := new(connect.Header)
 			if info != nil {
@@ -156,12 +155,12 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 				}
 			}
 			switch {
-			case principal == nil && public.(bool):
+			case principal == nil && rule.public:
 				return next(ctx, spec, stream)
 			case principal == nil:
 				o.reject(ctx, spec, peer, ReasonMissingCredentials, nil)
 				return o.fail(ctx, connect.CodeUnauthenticated, ReasonMissingCredentials, "credentials required", 0)
-			case !public.(bool) && !allowed(principal, spec, &scopes):
+			case !rule.public && !rule.allows(principal, spec.Procedure):
 				o.reject(ctx, spec, peer, ReasonMissingScope, &CredentialError{KeyID: principal.KeyID})
 				return o.fail(ctx, connect.CodePermissionDenied, ReasonMissingScope,
 					"the API key has no scope for "+spec.Procedure, 0)
@@ -171,18 +170,17 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 	}
 }
 
-// allowed reports whether p may call a protected method: a scope that
-// matches the procedure, or the scope the method names with
-// (switchboard.v1.scope).
-func allowed(p *switchboard.Principal, spec connect.Spec, cache *sync.Map) bool {
-	if p.Allows(spec.Procedure) {
-		return true
-	}
-	scope, ok := cache.Load(spec.Procedure)
-	if !ok {
-		scope, _ = cache.LoadOrStore(spec.Procedure, ScopeOf(spec))
-	}
-	return scope.(string) != "" && p.Allows(scope.(string))
+// methodRule is what auth needs to know about one method, read from its
+// schema and the config once.
+type methodRule struct {
+	public bool
+	scope  string // the granting scope named by (switchboard.v1.scope), if any
+}
+
+// allows reports whether p may call the protected method: a scope that
+// matches the procedure, or the scope the method names.
+func (r methodRule) allows(p *switchboard.Principal, procedure string) bool {
+	return p.Allows(procedure) || (r.scope != "" && p.Allows(r.scope))
 }
 
 // ScopeOf reads the (switchboard.v1.scope) option from a method's schema.
