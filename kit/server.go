@@ -44,7 +44,7 @@ type Server struct {
 	logWriter *store.LogWriter
 	limiter   *interceptors.Limiter
 	events    *eventBus
-	metrics   *metrics
+	metrics   *metrics // nil when Config.Metrics is off
 
 	ready     chan struct{}
 	addr      net.Addr
@@ -83,8 +83,8 @@ func WithMigrations(name string, migrations *migrate.Migrations) Option {
 }
 
 // WithInterceptors adds server interceptors after the kit's own chain
-// (requestlog → auth → errors → validate), closest to the handler, in the
-// order given.
+// (interceptors.Default, docs/interceptors.md), closest to the handler, in
+// the order given.
 func WithInterceptors(list ...connect.ServerInterceptor) Option {
 	return func(o *options) { o.interceptors = append(o.interceptors, list...) }
 }
@@ -197,15 +197,18 @@ func (s *Server) openDB(sets []namedMigrations) error {
 func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	cfg := s.cfg
 	trusted, _ := cfg.trustedProxies() // checked by Validate
-	s.metrics = newMetrics(s)
-	s.logWriter = store.NewLogWriter(s.db, store.LogWriterOptions{
+	writerOpts := store.LogWriterOptions{
 		QueueSize:     cfg.LogQueueSize,
 		BatchSize:     cfg.LogBatchSize,
 		FlushInterval: cfg.LogFlushInterval,
 		Retention:     cfg.LogRetention,
 		Logger:        s.log,
-		OnWrite:       s.metrics.onWrite,
-	})
+	}
+	if cfg.Metrics {
+		s.metrics = newMetrics(s)
+		writerOpts.OnWrite = s.metrics.onWrite
+	}
+	s.logWriter = store.NewLogWriter(s.db, writerOpts)
 	authn := o.authenticator
 	if authn == nil {
 		s.apiKeys = interceptors.NewAPIKeys(s.db, interceptors.APIKeysOptions{
@@ -224,7 +227,10 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	if cfg.LogPayloadBytes > 0 {
 		logOpts = append(logOpts, interceptors.WithPayloadCapture(cfg.LogPayloadBytes, cfg.LogRedactFields...))
 	}
-	logOpts = append(logOpts, interceptors.WithCallObserver(s.publishCall), interceptors.WithCallObserver(s.metrics.observe))
+	logOpts = append(logOpts, interceptors.WithCallObserver(s.publishCall))
+	if s.metrics != nil {
+		logOpts = append(logOpts, interceptors.WithCallObserver(s.metrics.observe))
+	}
 	for _, fn := range o.observers {
 		logOpts = append(logOpts, interceptors.WithCallObserver(fn))
 	}
@@ -315,7 +321,9 @@ func (s *Server) Close() error {
 //     cleanly;
 //  3. in-flight calls get ShutdownGrace to finish; then their contexts are
 //     cancelled and remaining connections closed;
-//  4. the database closes.
+//  4. queued request-log records are written (bounded by ShutdownGrace) and
+//     API-key last-use times flushed;
+//  5. the database closes.
 //
 // Run returns nil after a shutdown caused by ctx, or the error that stopped
 // the listener.
@@ -326,8 +334,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("kit: listen on %s: %w", s.cfg.Addr, err)
 	}
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
-	s.metrics.preregister(s.rpc)
-	if s.cfg.Metrics {
+	if s.metrics != nil {
+		s.metrics.preregister(s.rpc)
 		s.mux.Handle("GET /metrics", s.metrics.handler())
 	}
 
