@@ -148,21 +148,25 @@ func (l *Limiter) method(procedure string) chan struct{} {
 	return ch
 }
 
-// acquire takes a global and a per-method slot, waiting at most o.wait.
+// noRelease is what acquire returns when no cap is configured.
+func noRelease() {}
+
+// acquire takes a global and a per-method slot, waiting at most o.wait in
+// all. With no caps configured it does nothing at all; the wait timer is
+// started only when a slot is not free at once.
 func (l *Limiter) acquire(ctx context.Context, procedure string) (func(), bool) {
-	var timeout <-chan time.Time
-	if l.o.wait > 0 {
-		t := time.NewTimer(l.o.wait)
-		defer t.Stop()
-		timeout = t.C
+	perMethod := l.method(procedure)
+	if l.global == nil && perMethod == nil {
+		return noRelease, true
 	}
+	var timeout <-chan time.Time
 	var held []chan struct{}
 	release := func() {
 		for _, ch := range held {
 			<-ch
 		}
 	}
-	for _, sem := range []chan struct{}{l.global, l.method(procedure)} {
+	for _, sem := range []chan struct{}{l.global, perMethod} {
 		if sem == nil {
 			continue
 		}
@@ -172,9 +176,14 @@ func (l *Limiter) acquire(ctx context.Context, procedure string) (func(), bool) 
 			continue
 		default:
 		}
-		if timeout == nil {
+		if l.o.wait <= 0 {
 			release()
 			return nil, false
+		}
+		if timeout == nil {
+			t := time.NewTimer(l.o.wait)
+			defer t.Stop()
+			timeout = t.C
 		}
 		select {
 		case sem <- struct{}{}:
