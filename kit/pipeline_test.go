@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -47,8 +46,7 @@ func startEcho(t *testing.T, dsn string, mutate func(*kit.Config), opts ...kit.O
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	logger := slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := kit.New(cfg, append([]kit.Option{kit.WithLogger(logger)}, opts...)...)
+	srv, err := kit.New(cfg, append([]kit.Option{kit.WithLogger(kittest.Logger(t))}, opts...)...)
 	if err != nil {
 		t.Fatalf("kit.New: %v", err)
 	}
@@ -57,14 +55,6 @@ func startEcho(t *testing.T, dsn string, mutate func(*kit.Config), opts ...kit.O
 	switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), h)
 	key := kittest.APIKey(t, srv, "tests", "*")
 	return &echoEnv{srv: srv, handler: h, key: key, run: kittest.Start(t, srv)}
-}
-
-// testLog sends server logs to the test log, shown when a test fails.
-type testLog struct{ t *testing.T }
-
-func (w testLog) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // callResult is what one client saw of a failed call.

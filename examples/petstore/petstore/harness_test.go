@@ -11,10 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -48,7 +46,7 @@ func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := kit.New(cfg, kit.WithLogger(testLogger(t)), kit.WithMigrations("petstore", Migrations()))
+	srv, err := kit.New(cfg, kit.WithLogger(kittest.Logger(t)), kit.WithMigrations("petstore", Migrations()))
 	if err != nil {
 		t.Fatalf("kit.New: %v", err)
 	}
@@ -60,18 +58,6 @@ func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
 
 func kittestKey(t *testing.T, e *testEnv, scopes ...string) string {
 	return kittest.APIKey(t, e.srv, "scoped", scopes...)
-}
-
-// testLogger sends the server's log to the test's log, shown on failure.
-func testLogger(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
 
 // waitWatchers waits until n WatchPets streams are subscribed, so a write
