@@ -11,8 +11,6 @@ package switchboard
 import (
 	"context"
 	"errors"
-	"path"
-	"slices"
 	"sync/atomic"
 
 	"connectrpc.com/connect/v2"
@@ -24,38 +22,10 @@ type Principal struct {
 	KeyID string
 	// Name is the credential's human name.
 	Name string
-	// Scopes are procedure patterns the caller may call ("*",
-	// "petstore.v1.PetStoreService/*", "*/ListPets"), plus free-form scopes
-	// such as "admin".
+	// Scopes are procedure patterns ("*", "petstore.v1.PetStoreService/*",
+	// "*/ListPets") and named scopes ("admin"); see scope.go for what each
+	// grants.
 	Scopes []string
-}
-
-// Allows reports whether p's scopes grant scope: a scope equal to it, "*",
-// or a procedure pattern that matches it ("pkg.Service/*", "*/Method").
-func (p *Principal) Allows(scope string) bool {
-	if p == nil {
-		return false
-	}
-	return slices.ContainsFunc(p.Scopes, func(s string) bool { return ScopeMatches(s, scope) })
-}
-
-// ScopeMatches reports whether pattern grants scope. Patterns use
-// path.Match syntax over "package.Service/Method"; a leading slash on either
-// side is ignored.
-func ScopeMatches(pattern, scope string) bool {
-	pattern, scope = trimSlash(pattern), trimSlash(scope)
-	if pattern == "*" || pattern == scope {
-		return true
-	}
-	ok, err := path.Match(pattern, scope)
-	return err == nil && ok
-}
-
-func trimSlash(s string) string {
-	if len(s) > 0 && s[0] == '/' {
-		return s[1:]
-	}
-	return s
 }
 
 type principalKey struct{}
@@ -86,9 +56,10 @@ func PrincipalFromContext(ctx context.Context) *Principal {
 	return p
 }
 
-// RequireScope fails with PERMISSION_DENIED unless the caller holds scope.
+// RequireScope fails with PERMISSION_DENIED unless the caller holds the
+// named scope (Principal.HasScope); procedure patterns never satisfy it.
 func RequireScope(ctx context.Context, scope string) error {
-	if PrincipalFromContext(ctx).Allows(scope) {
+	if PrincipalFromContext(ctx).HasScope(scope) {
 		return nil
 	}
 	return connect.Errorf(connect.CodePermissionDenied, "the %q scope is required", scope)

@@ -177,10 +177,15 @@ type methodRule struct {
 	scope  string // the granting scope named by (switchboard.v1.scope), if any
 }
 
-// allows reports whether p may call the protected method: a scope that
-// matches the procedure, or the scope the method names.
+// allows reports whether p may call the protected method. A method that
+// names a scope (the admin API: "admin") is granted by that named scope
+// alone — no procedure pattern, "*" included, reaches it; any other method
+// by a procedure pattern that matches it.
 func (r methodRule) allows(p *switchboard.Principal, procedure string) bool {
-	return p.Allows(procedure) || (r.scope != "" && p.Allows(r.scope))
+	if r.scope != "" {
+		return p.HasScope(r.scope)
+	}
+	return p.CanCall(procedure)
 }
 
 // ScopeOf reads the (switchboard.v1.scope) option from a method's schema.
@@ -202,20 +207,26 @@ type Policy struct {
 
 // IsPublic resolves a method's access level: configured protected patterns,
 // then configured public patterns, then health, then the proto option;
-// anything else is protected.
+// anything else is protected. A method that names a scope of its own (the
+// admin API) is made public only by its exact procedure name, never by a
+// wildcard pattern.
 func (p Policy) IsPublic(spec connect.Spec) bool {
-	match := func(patterns []string) bool {
+	scoped := ScopeOf(spec) != ""
+	match := func(patterns []string, exactOnly bool) bool {
 		for _, pat := range patterns {
-			if switchboard.ScopeMatches(pat, spec.Procedure) {
+			if exactOnly && strings.ContainsAny(pat, `*?[\`) {
+				continue
+			}
+			if switchboard.ProcedureMatches(pat, spec.Procedure) {
 				return true
 			}
 		}
 		return false
 	}
 	switch {
-	case match(p.Protected):
+	case match(p.Protected, false):
 		return false
-	case match(p.Public), switchboard.ScopeMatches(healthProcedures, spec.Procedure):
+	case match(p.Public, scoped), switchboard.ProcedureMatches(healthProcedures, spec.Procedure):
 		return true
 	}
 	return AccessOf(spec) == switchboardv1.Access_ACCESS_PUBLIC

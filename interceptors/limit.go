@@ -127,7 +127,7 @@ func (l *Limiter) Interceptor() connect.ServerInterceptor {
 
 func (l *Limiter) deadline(procedure string) time.Duration {
 	for _, r := range l.o.deadlines {
-		if switchboard.ScopeMatches(r.pattern, procedure) {
+		if switchboard.ProcedureMatches(r.pattern, procedure) {
 			return r.timeout
 		}
 	}

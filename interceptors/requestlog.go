@@ -130,7 +130,7 @@ func RequestLog(sink LogSink, opts ...RequestLogOption) connect.ServerIntercepto
 
 func (o *requestLogOptions) skipped(procedure string) bool {
 	for _, p := range o.skip {
-		if switchboard.ScopeMatches(p, procedure) {
+		if switchboard.ProcedureMatches(p, procedure) {
 			return true
 		}
 	}

@@ -3,13 +3,16 @@ package kit
 // The admin API (switchboard.admin.v1.AdminService): statistics from the
 // rollups, request logs, API keys and instances. It is registered on the
 // server's own registry, so it is served over all three protocols, through
-// the same pipeline, and listed by reflection; every method needs a key with
-// the scope "admin" (the (switchboard.v1.scope) option in its proto).
+// the same pipeline, and listed by reflection. Its reading methods need the
+// named scope "admin.read", key management "admin" (the (switchboard.v1.scope)
+// option in its proto); procedure patterns never grant them, and a key can
+// only create keys within its own scopes.
 
 import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/switchboardkit/switchboard"
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/interceptors"
@@ -339,14 +343,27 @@ func (a *adminService) CreateApiKey(ctx context.Context, req *adminv1.CreateApiK
 	if strings.TrimSpace(req.GetName()) == "" || len(req.GetName()) > 100 {
 		verr.Violations = append(verr.Violations, validate.Violation{Field: "name", Rule: "required", Description: "must be 1 to 100 characters"})
 	}
-	if len(req.GetScopes()) == 0 || slices.Contains(req.GetScopes(), "") {
-		verr.Violations = append(verr.Violations, validate.Violation{Field: "scopes", Rule: "required", Description: "at least one non-empty scope"})
+	if len(req.GetScopes()) == 0 {
+		verr.Violations = append(verr.Violations, validate.Violation{Field: "scopes", Rule: "required", Description: "at least one scope"})
+	}
+	for i, scope := range req.GetScopes() {
+		if err := switchboard.ValidateScope(scope); err != nil {
+			verr.Violations = append(verr.Violations, validate.Violation{Field: fmt.Sprintf("scopes[%d]", i), Rule: "scope", Description: err.Error()})
+		}
 	}
 	if req.GetTtl().AsDuration() < 0 {
 		verr.Violations = append(verr.Violations, validate.Violation{Field: "ttl", Rule: "gte", Description: "must not be negative"})
 	}
 	if len(verr.Violations) > 0 {
 		return nil, &verr
+	}
+	// A key grants only what its creator holds: no minting of "*" or "admin"
+	// from a narrower key.
+	caller := switchboard.PrincipalFromContext(ctx)
+	for _, scope := range req.GetScopes() {
+		if !caller.Covers(scope) {
+			return nil, &scopeNotHeldError{scope: scope}
+		}
 	}
 	secret, key, err := a.s.CreateAPIKey(ctx, req.GetName(), req.GetScopes(), req.GetTtl().AsDuration())
 	if err != nil {
@@ -384,4 +401,17 @@ func (a *adminService) ListInstances(ctx context.Context, _ *adminv1.ListInstanc
 		})
 	}
 	return res, nil
+}
+
+// ReasonScopeNotHeld is the ErrorInfo reason of a CreateApiKey call that asks
+// for a scope its caller does not hold.
+const ReasonScopeNotHeld = "SCOPE_NOT_HELD"
+
+type scopeNotHeldError struct{ scope string }
+
+func (e *scopeNotHeldError) Error() string { return "scope not held: " + e.scope }
+
+func (e *scopeNotHeldError) RPCStatus() (connect.Code, string, string) {
+	return connect.CodePermissionDenied, ReasonScopeNotHeld,
+		fmt.Sprintf("a key can only grant scopes its creator holds; %q is not among the caller's scopes", e.scope)
 }

@@ -60,7 +60,7 @@ func TestAdmin_NeedsTheAdminScope(t *testing.T) {
 func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		env := startEcho(t, dsn, nil)
-		admin := adminClient(env, kittest.APIKey(t, env.srv, "admin", "admin"))
+		admin := adminClient(env, kittest.APIKey(t, env.srv, "admin", "admin", "*"))
 		ctx := t.Context()
 
 		// Live tail first, so it sees the calls below.

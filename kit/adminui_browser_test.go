@@ -24,7 +24,7 @@ func tab(name string) bt.Step {
 func TestAdminPage_InABrowser(t *testing.T) {
 	ctx := bt.Start(t)
 	env := startEcho(t, storetest.SQLiteDSN(t), nil)
-	admin := kittest.APIKey(t, env.srv, "admin", "admin")
+	admin := kittest.APIKey(t, env.srv, "admin", "admin", "switchboardtest.v1.EchoService/*")
 	plain := kittest.APIKey(t, env.srv, "plain", "switchboardtest.v1.EchoService/*")
 	for range 5 {
 		if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "warm up"}, env.key); err != nil {
@@ -71,7 +71,7 @@ func TestAdminPage_InABrowser(t *testing.T) {
 
 		tab("keys"),
 		bt.Fill("key-name", "from the browser"),
-		bt.Fill("key-scopes", "*/Echo"),
+		bt.Fill("key-scopes", "switchboardtest.v1.EchoService/Echo"),
 		bt.Eval(`document.getElementById("key-form").requestSubmit()`),
 		bt.Until(`document.getElementById("new-key-secret").textContent.startsWith("sb_")`),
 		bt.Text("#key-table tbody", "from the browser"),

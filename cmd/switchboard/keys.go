@@ -25,7 +25,8 @@ Usage:
   switchboard keys revoke KEY_ID [--dsn DSN]
 
 Scopes are procedure patterns ("petstore.v1.PetStoreService/*", "*/ListPets",
-"*") or free-form scopes such as "admin". 'create' prints the key alone on
+"*") or named scopes such as "admin" and "admin.read" (the admin API: no
+pattern, "*" included, grants it; see docs/auth.md). 'create' prints the key alone on
 stdout — it is shown once and stored only as a hash — and everything else on
 stderr, so a script can capture it:
 

@@ -9,6 +9,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"github.com/switchboardkit/switchboard"
 	"strings"
 	"time"
 
@@ -31,8 +32,14 @@ var keyEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPad
 var ErrKeyNotFound = errors.New("store: no such API key")
 
 // NewAPIKey makes a key: the full secret string to hand to its owner once,
-// and the row to store. ttl 0 means the key does not expire.
+// and the row to store. ttl 0 means the key does not expire. Every scope must
+// be a procedure pattern or a named scope (switchboard.ValidateScope).
 func NewAPIKey(name string, scopes []string, ttl time.Duration, now time.Time) (string, *APIKey, error) {
+	for _, s := range scopes {
+		if err := switchboard.ValidateScope(s); err != nil {
+			return "", nil, err
+		}
+	}
 	id, err := randomString(idBytes)
 	if err != nil {
 		return "", nil, err

@@ -322,7 +322,7 @@ async function signIn(candidate) {
     await call("GetOverview", {});
   } catch (err) {
     signOut();
-    say(err.code === "permission_denied" ? "That key lacks the admin scope." : `Sign-in failed — ${err.message}`, true);
+    say(err.code === "permission_denied" ? "That key lacks the admin scope (admin or admin.read)." : `Sign-in failed — ${err.message}`, true);
     return;
   }
   sessionStorage.setItem("switchboard-admin-key", key);

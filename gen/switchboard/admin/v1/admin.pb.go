@@ -6,8 +6,10 @@
 
 // The kit's admin API: statistics, request logs, API keys and instances of a
 // Switchboard server. Served by the kit like any service — over all three
-// protocols, through the same interceptor pipeline — and protected: every
-// method needs a key with the scope "admin".
+// protocols, through the same interceptor pipeline — and protected. Reading
+// methods need the named scope "admin.read" and key management needs
+// "admin" (which holds "admin.read" too); no procedure pattern, "*"
+// included, grants any of them.
 
 package adminv1
 
@@ -1678,7 +1680,8 @@ func (x *CreateApiKeyRequest) GetTtl() *durationpb.Duration {
 type CreateApiKeyResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Key   *ApiKey                `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
-	// The whole key, "sb_<id>_<secret>": shown this once, never again.
+	// The whole key, "sb_<id>_<secret>": shown this once, never again. Marked
+	// debug_redact: payload capture and debug printing never show it.
 	Secret        string `protobuf:"bytes,2,opt,name=secret,proto3" json:"secret,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2146,10 +2149,10 @@ const file_switchboard_admin_v1_admin_proto_rawDesc = "" +
 	"\x13CreateApiKeyRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06scopes\x18\x02 \x03(\tR\x06scopes\x12+\n" +
-	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"^\n" +
+	"\x03ttl\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\x03ttl\"c\n" +
 	"\x14CreateApiKeyResponse\x12.\n" +
-	"\x03key\x18\x01 \x01(\v2\x1c.switchboard.admin.v1.ApiKeyR\x03key\x12\x16\n" +
-	"\x06secret\x18\x02 \x01(\tR\x06secret\"%\n" +
+	"\x03key\x18\x01 \x01(\v2\x1c.switchboard.admin.v1.ApiKeyR\x03key\x12\x1b\n" +
+	"\x06secret\x18\x02 \x01(\tB\x03\x80\x01\x01R\x06secret\"%\n" +
 	"\x13RevokeApiKeyRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"F\n" +
 	"\x14RevokeApiKeyResponse\x12.\n" +
@@ -2166,20 +2169,29 @@ const file_switchboard_admin_v1_admin_proto_rawDesc = "" +
 	"\x02up\x18\b \x01(\bR\x02up\"\x16\n" +
 	"\x14ListInstancesRequest\"U\n" +
 	"\x15ListInstancesResponse\x12<\n" +
-	"\tinstances\x18\x01 \x03(\v2\x1e.switchboard.admin.v1.InstanceR\tinstances2\xa9\n" +
+	"\tinstances\x18\x01 \x03(\v2\x1e.switchboard.admin.v1.InstanceR\tinstances2\xd8\n" +
 	"\n" +
-	"\fAdminService\x12p\n" +
-	"\vGetOverview\x12(.switchboard.admin.v1.GetOverviewRequest\x1a).switchboard.admin.v1.GetOverviewResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01\x12s\n" +
-	"\fListServices\x12).switchboard.admin.v1.ListServicesRequest\x1a*.switchboard.admin.v1.ListServicesResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01\x12y\n" +
-	"\x0eGetMethodStats\x12+.switchboard.admin.v1.GetMethodStatsRequest\x1a,.switchboard.admin.v1.GetMethodStatsResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01\x12p\n" +
-	"\vGetTimeline\x12(.switchboard.admin.v1.GetTimelineRequest\x1a).switchboard.admin.v1.GetTimelineResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01\x12|\n" +
-	"\x0fListRequestLogs\x12,.switchboard.admin.v1.ListRequestLogsRequest\x1a-.switchboard.admin.v1.ListRequestLogsResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01\x12v\n" +
-	"\rGetRequestLog\x12*.switchboard.admin.v1.GetRequestLogRequest\x1a+.switchboard.admin.v1.GetRequestLogResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01\x12~\n" +
-	"\x10WatchRequestLogs\x12-.switchboard.admin.v1.WatchRequestLogsRequest\x1a..switchboard.admin.v1.WatchRequestLogsResponse\"\t\xd2\xf3\x18\x05admin0\x01\x12p\n" +
-	"\vListApiKeys\x12(.switchboard.admin.v1.ListApiKeysRequest\x1a).switchboard.admin.v1.ListApiKeysResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01\x12p\n" +
+	"\fAdminService\x12u\n" +
+	"\vGetOverview\x12(.switchboard.admin.v1.GetOverviewRequest\x1a).switchboard.admin.v1.GetOverviewResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01\x12x\n" +
+	"\fListServices\x12).switchboard.admin.v1.ListServicesRequest\x1a*.switchboard.admin.v1.ListServicesResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01\x12~\n" +
+	"\x0eGetMethodStats\x12+.switchboard.admin.v1.GetMethodStatsRequest\x1a,.switchboard.admin.v1.GetMethodStatsResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01\x12u\n" +
+	"\vGetTimeline\x12(.switchboard.admin.v1.GetTimelineRequest\x1a).switchboard.admin.v1.GetTimelineResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01\x12\x81\x01\n" +
+	"\x0fListRequestLogs\x12,.switchboard.admin.v1.ListRequestLogsRequest\x1a-.switchboard.admin.v1.ListRequestLogsResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01\x12{\n" +
+	"\rGetRequestLog\x12*.switchboard.admin.v1.GetRequestLogRequest\x1a+.switchboard.admin.v1.GetRequestLogResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01\x12\x83\x01\n" +
+	"\x10WatchRequestLogs\x12-.switchboard.admin.v1.WatchRequestLogsRequest\x1a..switchboard.admin.v1.WatchRequestLogsResponse\"\x0e\xd2\xf3\x18\n" +
+	"admin.read0\x01\x12u\n" +
+	"\vListApiKeys\x12(.switchboard.admin.v1.ListApiKeysRequest\x1a).switchboard.admin.v1.ListApiKeysResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01\x12p\n" +
 	"\fCreateApiKey\x12).switchboard.admin.v1.CreateApiKeyRequest\x1a*.switchboard.admin.v1.CreateApiKeyResponse\"\t\xd2\xf3\x18\x05admin\x12s\n" +
-	"\fRevokeApiKey\x12).switchboard.admin.v1.RevokeApiKeyRequest\x1a*.switchboard.admin.v1.RevokeApiKeyResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x02\x12v\n" +
-	"\rListInstances\x12*.switchboard.admin.v1.ListInstancesRequest\x1a+.switchboard.admin.v1.ListInstancesResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x01B\xe0\x01\n" +
+	"\fRevokeApiKey\x12).switchboard.admin.v1.RevokeApiKeyRequest\x1a*.switchboard.admin.v1.RevokeApiKeyResponse\"\f\xd2\xf3\x18\x05admin\x90\x02\x02\x12{\n" +
+	"\rListInstances\x12*.switchboard.admin.v1.ListInstancesRequest\x1a+.switchboard.admin.v1.ListInstancesResponse\"\x11\xd2\xf3\x18\n" +
+	"admin.read\x90\x02\x01B\xe0\x01\n" +
 	"\x18com.switchboard.admin.v1B\n" +
 	"AdminProtoP\x01ZFgithub.com/switchboardkit/switchboard/gen/switchboard/admin/v1;adminv1\xa2\x02\x03SAX\xaa\x02\x14Switchboard.Admin.V1\xca\x02\x14Switchboard\\Admin\\V1\xe2\x02 Switchboard\\Admin\\V1\\GPBMetadata\xea\x02\x16Switchboard::Admin::V1b\x06proto3"
 

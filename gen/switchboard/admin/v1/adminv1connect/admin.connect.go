@@ -4,8 +4,10 @@
 
 // The kit's admin API: statistics, request logs, API keys and instances of a
 // Switchboard server. Served by the kit like any service — over all three
-// protocols, through the same interceptor pipeline — and protected: every
-// method needs a key with the scope "admin".
+// protocols, through the same interceptor pipeline — and protected. Reading
+// methods need the named scope "admin.read" and key management needs
+// "admin" (which holds "admin.read" too); no procedure pattern, "*"
+// included, grants any of them.
 package adminv1connect
 
 import (
