@@ -5,7 +5,9 @@ package interceptors
 // it asks an Authenticator who the caller is, applies the method's access
 // level (the (switchboard.v1.access) option, or config), checks scopes, and
 // puts the Principal on the context (switchboard.PrincipalFromContext).
-// Peers that keep sending bad credentials are slowed down.
+// A peer that keeps sending bad credentials gets RESOURCE_EXHAUSTED for each
+// further bad one; its valid keys, anonymous calls and health checks are
+// never refused for it.
 
 import (
 	"context"
@@ -76,9 +78,13 @@ func WithAuthTrustedProxies(prefixes ...netip.Prefix) AuthOption {
 	return func(o *authOptions) { o.trusted = append(o.trusted, prefixes...) }
 }
 
-// WithFailureLimit allows max failed credential checks per peer per window
-// before the peer gets RESOURCE_EXHAUSTED until the window ends (default 20
-// per minute; max 0 turns the limit off).
+// WithFailureLimit allows max failed credential checks per peer per window;
+// past it, every further bad credential from the peer is answered
+// RESOURCE_EXHAUSTED with RetryInfo until the window ends (default 20 per
+// minute; max 0 turns the limit off). Valid credentials, anonymous calls and
+// health checks are never refused by it. The peer is the TCP peer's address,
+// or the client named by X-Forwarded-For when the TCP peer is a trusted
+// proxy; IPv6 peers are counted by their /64.
 func WithFailureLimit(max int, window time.Duration) AuthOption {
 	return func(o *authOptions) { o.maxFailures, o.window = max, window }
 }
@@ -127,7 +133,11 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
 			cached, ok := rules.Load(spec.Procedure)
 			if !ok {
-				cached, _ = rules.LoadOrStore(spec.Procedure, methodRule{public: o.policy.IsPublic(spec), scope: ScopeOf(spec)})
+				cached, _ = rules.LoadOrStore(spec.Procedure, methodRule{
+					public: o.policy.IsPublic(spec),
+					scope:  ScopeOf(spec),
+					health: switchboard.ProcedureMatches(healthProcedures, spec.Procedure),
+				})
 			}
 			rule := cached.(methodRule)
 			info, _ := connect.CallInfoForServerContext(ctx)
@@ -136,19 +146,20 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 				header = info.RequestHeader()
 			}
 			peer := peerIP(ctx, o.trusted)
-			if wait := limiter.blocked(peer); wait > 0 {
-				return o.fail(ctx, connect.CodeResourceExhausted, ReasonTooManyFailures,
-					"too many failed authentication attempts; retry later", wait)
-			}
 			var principal *switchboard.Principal
 			if authn != nil {
 				var err error
 				principal, err = authn.Authenticate(ctx, header)
 				switch {
 				case errors.Is(err, ErrInvalidCredentials):
-					limiter.fail(peer)
 					o.reject(ctx, spec, peer, ReasonInvalidCredentials, err)
+					if wait := limiter.fail(peer, rule.health); wait > 0 {
+						return o.fail(ctx, connect.CodeResourceExhausted, ReasonTooManyFailures,
+							"too many failed authentication attempts; retry later", wait)
+					}
 					return o.fail(ctx, connect.CodeUnauthenticated, ReasonInvalidCredentials, "invalid credentials", 0)
+				case err != nil && ctx.Err() != nil:
+					return ctxError(ctx, o.domain)
 				case err != nil:
 					return o.fail(ctx, connect.CodeUnavailable, ReasonAuthUnavailable,
 						"authentication is unavailable; retry later", time.Second).WithCause(err)
@@ -175,6 +186,7 @@ func Auth(authn Authenticator, opts ...AuthOption) connect.ServerInterceptor {
 type methodRule struct {
 	public bool
 	scope  string // the granting scope named by (switchboard.v1.scope), if any
+	health bool   // health checks are never limited
 }
 
 // allows reports whether p may call the protected method. A method that
@@ -262,6 +274,10 @@ func (o *authOptions) fail(ctx context.Context, code connect.Code, reason, messa
 }
 
 // failureLimiter counts failed credential checks per peer in fixed windows.
+// It limits failures only: a peer over its limit gets RESOURCE_EXHAUSTED for
+// each further bad credential, while its valid keys and anonymous calls
+// (public methods, health) go through as ever — one bad client behind a
+// shared address must not lock out everyone behind it.
 type failureLimiter struct {
 	max    int
 	window time.Duration
@@ -279,42 +295,44 @@ func newFailureLimiter(max int, window time.Duration) *failureLimiter {
 	return &failureLimiter{max: max, window: window, peers: make(map[string]*failures), now: time.Now}
 }
 
-// blocked returns how long peer must wait, or 0.
-func (l *failureLimiter) blocked(peer string) time.Duration {
-	if l.max <= 0 {
+// fail counts one failed check from peer and returns how long the peer
+// should wait before trying again once it is over the limit (0 while it is
+// within it). Health checks are never counted nor refused.
+func (l *failureLimiter) fail(peer string, health bool) time.Duration {
+	if l.max <= 0 || health {
 		return 0
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	f, ok := l.peers[peer]
-	if !ok {
-		return 0
-	}
-	left := f.start.Add(l.window).Sub(l.now())
-	if left <= 0 {
-		delete(l.peers, peer)
-		return 0
-	}
-	if f.count < l.max {
-		return 0
-	}
-	return left
-}
-
-func (l *failureLimiter) fail(peer string) {
-	if l.max <= 0 {
-		return
-	}
+	key := limiterKey(peer)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	f, ok := l.peers[peer]
+	f, ok := l.peers[key]
 	if !ok || now.Sub(f.start) >= l.window {
 		if len(l.peers) > 100_000 { // bound memory under a spray of peers
 			clear(l.peers)
 		}
 		f = &failures{start: now}
-		l.peers[peer] = f
+		l.peers[key] = f
 	}
 	f.count++
+	if f.count <= l.max {
+		return 0
+	}
+	return f.start.Add(l.window).Sub(now)
+}
+
+// limiterKey is what failures are counted by: the IPv4 address, or the /64
+// of an IPv6 address (one host usually holds a whole /64, so counting single
+// IPv6 addresses would let it rotate past the limit).
+func limiterKey(peer string) string {
+	addr, err := netip.ParseAddr(peer)
+	if err != nil {
+		return peer
+	}
+	addr = addr.Unmap()
+	if addr.Is6() {
+		prefix, _ := addr.Prefix(64)
+		return prefix.String()
+	}
+	return addr.String()
 }

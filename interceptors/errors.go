@@ -239,3 +239,19 @@ func (o *errorsOptions) logCause(ctx context.Context, spec connect.Spec, code co
 	o.logger.Log(ctx, level, "rpc error", "procedure", spec.Procedure, "code", code.String(),
 		"request_id", switchboard.RequestIDFromContext(ctx), "cause", err.Error())
 }
+
+// Reasons for calls that ended because of their context.
+const (
+	ReasonCanceled         = "CANCELED"
+	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
+)
+
+// ctxError answers a call whose context ended: DEADLINE_EXCEEDED when its
+// deadline passed, CANCELED when its client went away — never a server
+// fault, whatever error the work in progress returned.
+func ctxError(ctx context.Context, domain string) *connect.Error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return statusError(ctx, domain, connect.CodeDeadlineExceeded, ReasonDeadlineExceeded, "deadline exceeded", 0)
+	}
+	return statusError(ctx, domain, connect.CodeCanceled, ReasonCanceled, "canceled", 0)
+}

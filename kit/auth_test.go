@@ -1,11 +1,21 @@
 package kit_test
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
@@ -93,19 +103,85 @@ func TestAuth_APIKeyHeaderAndPrincipalReachTheHandler(t *testing.T) {
 	}
 }
 
-func TestAuth_RepeatedFailuresFromOnePeerAreRateLimited(t *testing.T) {
+func TestAuth_FailureLimitRefusesOnlyFurtherBadCredentials(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
 		c.AuthFailureLimit = 3
 		c.AuthFailureWindow = time.Minute
 	})
+	echoProc := switchboardtestv1connect.EchoServiceEchoProcedure
+	hi := &switchboardtestv1.EchoRequest{Text: "x"}
 	for i := range 3 {
-		got, _ := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, "sb_bad_key")
-		if got.code != connect.CodeUnauthenticated {
+		if got, _ := env.postJSON(t, echoProc, hi, "sb_bad_key"); got.code != connect.CodeUnauthenticated {
 			t.Fatalf("attempt %d: %v, want unauthenticated", i+1, got.code)
 		}
 	}
-	got, _ := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key)
+	// Over the limit: further bad keys are refused with a hint to back off…
+	got, _ := env.postJSON(t, echoProc, hi, "sb_bad_key")
 	if got.code != connect.CodeResourceExhausted || !got.retry || got.reason != "TOO_MANY_FAILED_ATTEMPTS" {
-		t.Errorf("after 3 failures: %v %q retry=%v; want resource_exhausted with RetryInfo", got.code, got.reason, got.retry)
+		t.Errorf("4th bad key: %v %q retry=%v; want resource_exhausted with RetryInfo", got.code, got.reason, got.retry)
+	}
+	// …while everyone else behind the same address goes on as ever.
+	if got, err := env.postJSON(t, echoProc, hi, env.key); err != nil {
+		t.Errorf("valid key from the same peer: %v %q", got.code, got.reason)
+	}
+	if got, err := env.postJSON(t, switchboardtestv1connect.EchoServicePublicEchoProcedure, hi, ""); err != nil {
+		t.Errorf("anonymous public call from the same peer: %v %q", got.code, got.reason)
+	}
+	conn, err := grpc.NewClient(env.run.Addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	health := healthpb.NewHealthClient(conn)
+	if res, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Errorf("health check from the same peer: %v, %v", res, err)
+	}
+	// Health is never limited, even with a bad key: it answers
+	// UNAUTHENTICATED for the bad key, never RESOURCE_EXHAUSTED.
+	for range 5 {
+		ctx := metadata.AppendToOutgoingContext(t.Context(), "authorization", "Bearer sb_bad_key")
+		if _, err := health.Check(ctx, &healthpb.HealthCheckRequest{}); status.Code(err) != codes.Unauthenticated {
+			t.Errorf("health with a bad key: %v, want unauthenticated", err)
+		}
+	}
+}
+
+func TestAuth_FailureLimitCountsTheClientBehindATrustedProxy(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
+		c.AuthFailureLimit = 2
+		c.TrustedProxies = []string{"127.0.0.0/8"}
+	})
+	call := func(forwardedFor string) connect.Code {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost,
+			env.run.URL+switchboardtestv1connect.EchoServiceEchoProcedure, strings.NewReader(`{"text":"x"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer sb_bad_key")
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var body struct {
+			Code connect.Code `json:"code"`
+		}
+		_ = json.NewDecoder(res.Body).Decode(&body)
+		return body.Code
+	}
+	for range 2 {
+		call("203.0.113.7")
+	}
+	if got := call("203.0.113.7"); got != connect.CodeResourceExhausted {
+		t.Errorf("client over its limit: %v", got)
+	}
+	if got := call("203.0.113.8"); got != connect.CodeUnauthenticated {
+		t.Errorf("another client behind the same proxy: %v, want its own count", got)
+	}
+	// IPv6 clients are counted by /64: rotating the low bits does not help.
+	for i := range 2 {
+		call(fmt.Sprintf("2001:db8::%d", i+1))
+	}
+	if got := call("2001:db8::ffff"); got != connect.CodeResourceExhausted {
+		t.Errorf("same /64: %v, want resource_exhausted", got)
 	}
 }

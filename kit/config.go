@@ -89,7 +89,9 @@ type Config struct {
 	// the database; a key revoked elsewhere stops working within it.
 	APIKeyCacheTTL time.Duration
 	// AuthFailureLimit is how many bad credentials one peer may send per
-	// AuthFailureWindow before it is refused until the window ends; 0 = off.
+	// AuthFailureWindow; past it each further bad credential is answered
+	// RESOURCE_EXHAUSTED until the window ends. Valid keys, anonymous calls
+	// and health checks are never refused by it. 0 = off.
 	AuthFailureLimit  int
 	AuthFailureWindow time.Duration
 
@@ -192,7 +194,7 @@ func (c *Config) knobs() []knob {
 		{"protected-procedures", "comma-separated procedure patterns that always need a key", (*listValue)(&c.ProtectedProcedures)},
 		{"api-key-header", "header that may carry an API key", (*stringValue)(&c.APIKeyHeader)},
 		{"api-key-cache-ttl", "how long a verified key is trusted without a lookup", (*durationValue)(&c.APIKeyCacheTTL)},
-		{"auth-failure-limit", "bad credentials per peer per window before refusal (0: off)", (*intValue)(&c.AuthFailureLimit)},
+		{"auth-failure-limit", "bad credentials per peer per window before further bad ones are refused (0: off)", (*intValue)(&c.AuthFailureLimit)},
 		{"auth-failure-window", "window of the auth failure limit", (*durationValue)(&c.AuthFailureWindow)},
 		{"max-in-flight", "calls running at once over the server (0: no cap)", (*intValue)(&c.MaxInFlight)},
 		{"max-in-flight-per-method", "calls running at once per method (0: no cap)", (*intValue)(&c.MaxInFlightPerMethod)},
