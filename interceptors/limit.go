@@ -1,11 +1,13 @@
 package interceptors
 
 // Limit: sits right after auth (so an unauthenticated flood is turned away
-// before it takes a slot) and before errors. It caps calls in flight, over
-// the whole server and per method, answering RESOURCE_EXHAUSTED at once or
-// after a short bounded wait; and it gives calls whose client set no deadline
-// a per-method default one. It puts the deadline on the context, nothing
-// else.
+// before it takes a slot, and the caller is known) and before errors. It caps
+// calls in flight, over the whole server and per method, answering
+// RESOURCE_EXHAUSTED at once or after a short bounded wait; it caps open
+// streams (client, server and bidi calls) over the server, per method and for
+// anonymous callers, refusing at once; and it gives calls whose client set no
+// deadline a per-method default one. It puts the deadline on the context,
+// nothing else. Every cap is per process.
 
 import (
 	"context"
@@ -19,14 +21,23 @@ import (
 	"github.com/switchboardkit/switchboard"
 )
 
-// ReasonOverloaded is the ErrorInfo reason of a call refused by Limit.
-const ReasonOverloaded = "OVERLOADED"
+// Reasons in the ErrorInfo of calls refused by Limit.
+const (
+	ReasonOverloaded     = "OVERLOADED"
+	ReasonTooManyStreams = "TOO_MANY_STREAMS"
+)
 
 type limitOptions struct {
 	global    int
 	perMethod int
 	wait      time.Duration
 	deadlines []deadlineRule
+	streams   streamCaps
+}
+
+// streamCaps bound open streams; 0 is no cap.
+type streamCaps struct {
+	global, perMethod, anonymous int
 }
 
 type deadlineRule struct {
@@ -44,6 +55,22 @@ func WithMaxInFlight(n int) LimitOption { return func(o *limitOptions) { o.globa
 // WithMaxInFlightPerMethod caps calls in flight per procedure (0: no cap,
 // the default).
 func WithMaxInFlightPerMethod(n int) LimitOption { return func(o *limitOptions) { o.perMethod = n } }
+
+// WithMaxStreams caps open streams (client, server and bidi calls) over the
+// whole server; a stream over it is refused at once with RESOURCE_EXHAUSTED
+// (0: no cap, the default here; the kit's config sets one).
+func WithMaxStreams(n int) LimitOption { return func(o *limitOptions) { o.streams.global = n } }
+
+// WithMaxStreamsPerMethod caps open streams per procedure (0: no cap).
+func WithMaxStreamsPerMethod(n int) LimitOption {
+	return func(o *limitOptions) { o.streams.perMethod = n }
+}
+
+// WithMaxAnonymousStreams caps open streams whose caller presented no
+// credentials — the ones anybody can open on a public method (0: no cap).
+func WithMaxAnonymousStreams(n int) LimitOption {
+	return func(o *limitOptions) { o.streams.anonymous = n }
+}
 
 // WithLimitWait lets a call over a cap wait this long for a slot before it is
 // refused (default 0: refuse at once).
@@ -83,6 +110,10 @@ type Limiter struct {
 	methods  map[string]chan struct{}
 	inFlight atomic.Int64
 	rejected atomic.Int64
+
+	streams          atomic.Int64 // open streams
+	anonymousStreams atomic.Int64
+	methodStreams    sync.Map // procedure → *atomic.Int64
 }
 
 // NewLimiter returns a limiter; its Interceptor goes into the chain.
@@ -97,14 +128,25 @@ func NewLimiter(opts ...LimitOption) *Limiter {
 	return l
 }
 
-// InFlight reports calls running now; Rejected, calls refused so far.
+// InFlight reports calls running now; Rejected, calls refused so far (over a
+// cap of calls or of streams); Streams, streams open now.
 func (l *Limiter) InFlight() int64 { return l.inFlight.Load() }
 func (l *Limiter) Rejected() int64 { return l.rejected.Load() }
+func (l *Limiter) Streams() int64  { return l.streams.Load() }
 
 // Interceptor returns the limiting interceptor.
 func (l *Limiter) Interceptor() connect.ServerInterceptor {
 	return func(next connect.ServerFunc) connect.ServerFunc {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
+			if spec.StreamType != connect.StreamTypeUnary {
+				closeStream, ok := l.openStream(ctx, spec.Procedure)
+				if !ok {
+					l.rejected.Add(1)
+					return statusError(ctx, "switchboard", connect.CodeResourceExhausted, ReasonTooManyStreams,
+						"the server has too many open streams; retry later", time.Second)
+				}
+				defer closeStream()
+			}
 			release, ok := l.acquire(ctx, spec.Procedure)
 			if !ok {
 				l.rejected.Add(1)
@@ -202,4 +244,41 @@ func (l *Limiter) acquire(ctx context.Context, procedure string) (func(), bool) 
 func overloaded(ctx context.Context, wait time.Duration) error {
 	return statusError(ctx, "switchboard", connect.CodeResourceExhausted, ReasonOverloaded,
 		"the server is at its limit of concurrent calls; retry later", max(wait, 100*time.Millisecond))
+}
+
+// openStream counts one more open stream against the global, per-method and
+// (for a caller without credentials) anonymous caps; it takes all or none.
+func (l *Limiter) openStream(ctx context.Context, procedure string) (func(), bool) {
+	caps := l.o.streams
+	var taken []*atomic.Int64
+	undo := func() {
+		for _, c := range taken {
+			c.Add(-1)
+		}
+	}
+	take := func(c *atomic.Int64, max int) bool {
+		for {
+			n := c.Load()
+			if max > 0 && n >= int64(max) {
+				return false
+			}
+			if c.CompareAndSwap(n, n+1) {
+				taken = append(taken, c)
+				return true
+			}
+		}
+	}
+	ok := take(&l.streams, caps.global)
+	if ok && caps.perMethod > 0 {
+		c, _ := l.methodStreams.LoadOrStore(procedure, new(atomic.Int64))
+		ok = take(c.(*atomic.Int64), caps.perMethod)
+	}
+	if ok && switchboard.PrincipalFromContext(ctx) == nil {
+		ok = take(&l.anonymousStreams, caps.anonymous)
+	}
+	if !ok {
+		undo()
+		return nil, false
+	}
+	return undo, true
 }

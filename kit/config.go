@@ -100,6 +100,15 @@ type Config struct {
 	MaxInFlight int
 	// MaxInFlightPerMethod caps calls running at once per method (0: no cap).
 	MaxInFlightPerMethod int
+	// MaxStreams caps streaming calls (client, server, bidi) open at once over
+	// the server; more are refused with RESOURCE_EXHAUSTED (0: no cap).
+	MaxStreams int
+	// MaxStreamsPerMethod caps streaming calls open at once per method (0: no
+	// cap).
+	MaxStreamsPerMethod int
+	// MaxAnonymousStreams caps streaming calls open at once by callers without
+	// credentials, the ones anyone can open on a public method (0: no cap).
+	MaxAnonymousStreams int
 	// LimitWait lets a call over a cap wait this long for a slot (0: refuse
 	// at once).
 	LimitWait time.Duration
@@ -150,6 +159,9 @@ func DefaultConfig() Config {
 		APIKeyCacheTTL:       10 * time.Second,
 		AuthFailureLimit:     20,
 		AuthFailureWindow:    time.Minute,
+		MaxStreams:           1000,
+		MaxStreamsPerMethod:  500,
+		MaxAnonymousStreams:  200,
 		CORSMaxAge:           2 * time.Hour,
 		Metrics:              true,
 		Admin:                true,
@@ -198,6 +210,9 @@ func (c *Config) knobs() []knob {
 		{"auth-failure-window", "window of the auth failure limit", (*durationValue)(&c.AuthFailureWindow)},
 		{"max-in-flight", "calls running at once over the server (0: no cap)", (*intValue)(&c.MaxInFlight)},
 		{"max-in-flight-per-method", "calls running at once per method (0: no cap)", (*intValue)(&c.MaxInFlightPerMethod)},
+		{"max-streams", "streaming calls open at once over the server (0: no cap)", (*intValue)(&c.MaxStreams)},
+		{"max-streams-per-method", "streaming calls open at once per method (0: no cap)", (*intValue)(&c.MaxStreamsPerMethod)},
+		{"max-anonymous-streams", "streaming calls open at once without credentials (0: no cap)", (*intValue)(&c.MaxAnonymousStreams)},
 		{"limit-wait", "how long a call over a cap waits for a slot (0: refuse at once)", (*durationValue)(&c.LimitWait)},
 		{"default-deadlines", "comma-separated pattern=duration deadlines for calls without one", (*listValue)(&c.DefaultDeadlines)},
 		{"cors-allowed-origins", "comma-separated origins browsers may call from (empty: CORS off)", (*listValue)(&c.CORSAllowedOrigins)},
@@ -272,6 +287,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxInFlight < 0 || c.MaxInFlightPerMethod < 0 || c.LimitWait < 0 {
 		return fmt.Errorf("kit: max-in-flight, max-in-flight-per-method and limit-wait must not be negative")
+	}
+	if c.MaxStreams < 0 || c.MaxStreamsPerMethod < 0 || c.MaxAnonymousStreams < 0 {
+		return fmt.Errorf("kit: max-streams, max-streams-per-method and max-anonymous-streams must not be negative")
 	}
 	return nil
 }

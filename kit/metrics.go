@@ -64,8 +64,11 @@ func newMetrics(s *Server) *metrics {
 			Name: "switchboard_rpc_in_flight", Help: "RPCs running now.",
 		}, func() float64 { running, _ := s.InFlight(); return float64(running) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "switchboard_rpc_overload_rejected_total", Help: "RPCs refused at the concurrency limit.",
+			Name: "switchboard_rpc_overload_rejected_total", Help: "RPCs refused at a limit of concurrent calls or open streams.",
 		}, func() float64 { _, rejected := s.InFlight(); return float64(rejected) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "switchboard_rpc_streams_open", Help: "Streaming RPCs open now.",
+		}, func() float64 { return float64(s.limiter.Streams()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "switchboard_request_log_queue_depth", Help: "Request-log records waiting to be written.",
 		}, stat(func(_, _, _ int64, q int) float64 { return float64(q) })),

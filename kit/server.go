@@ -238,6 +238,9 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	s.limiter = interceptors.NewLimiter(append(deadlines,
 		interceptors.WithMaxInFlight(cfg.MaxInFlight),
 		interceptors.WithMaxInFlightPerMethod(cfg.MaxInFlightPerMethod),
+		interceptors.WithMaxStreams(cfg.MaxStreams),
+		interceptors.WithMaxStreamsPerMethod(cfg.MaxStreamsPerMethod),
+		interceptors.WithMaxAnonymousStreams(cfg.MaxAnonymousStreams),
 		interceptors.WithLimitWait(cfg.LimitWait))...)
 	return interceptors.Default(interceptors.Chain{
 		Sink:          s.logWriter,

@@ -170,26 +170,31 @@ func (s *Service) DeletePet(ctx context.Context, req *petstorev1.DeletePetReques
 // the call starts. It ends after max_events events (when positive), when the
 // client goes away, or cleanly when the server shuts down.
 func (s *Service) WatchPets(ctx context.Context, req *petstorev1.WatchPetsRequest, stream petstorev1connect.PetStoreServiceWatchPetsServerStream) error {
-	sub, unsubscribe := s.hub.subscribe(req.GetSpecies())
-	defer unsubscribe()
+	w, stop := s.hub.watch(req.GetSpecies())
+	defer stop()
 	// Flush headers now: a client that has them knows the watch is live.
 	if err := stream.SendHeaders(); err != nil {
 		return err
 	}
 	drain := kit.ShuttingDown(ctx)
-	for sent := int32(0); req.GetMaxEvents() == 0 || sent < req.GetMaxEvents(); sent++ {
-		select {
-		case ev := <-sub.events:
+	for sent := int32(0); req.GetMaxEvents() == 0 || sent < req.GetMaxEvents(); {
+		events, err := w.next(ctx, drain)
+		switch {
+		case errors.Is(err, errFellBehind):
+			return connect.Errorf(connect.CodeResourceExhausted,
+				"watcher fell more than %d events behind; reconnect and re-list", watchRing)
+		case err != nil:
+			return err
+		case events == nil: // the server is shutting down
+			return nil
+		}
+		for _, ev := range events {
 			if err := stream.Send(ev); err != nil {
 				return err
 			}
-		case <-sub.overflow:
-			return connect.Errorf(connect.CodeResourceExhausted,
-				"watcher fell more than %d events behind; reconnect and re-list", watchBuffer)
-		case <-drain:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
+			if sent++; sent == req.GetMaxEvents() {
+				break
+			}
 		}
 	}
 	return nil

@@ -1,72 +1,121 @@
 package petstore
 
 import (
+	"context"
 	"sync"
+	"sync/atomic"
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 )
 
 // hub fans this process's committed writes out to WatchPets streams.
 //
+// A write costs the writer the same whatever the number of watchers: publish
+// appends the events to a ring shared by every watcher and schedules one
+// wake-up; it never touches a watcher. Each watcher reads the ring from its
+// own cursor on its own goroutine, filters by species there, and sends the
+// shared (read-only) event messages. A watcher that falls more than the ring
+// behind is told so and cut off, rather than slowing writers or silently
+// missing events. The cost of many watchers is then theirs alone, and is
+// bounded by the kit's stream caps (-max-streams…).
+//
 // It sees only the writes of this process. With several replicas sharing one
 // PostgreSQL, each replica would publish its commits with NOTIFY and every
 // replica would LISTEN and feed its own hub, so a watcher sees all writes
 // whichever replica it is connected to.
 type hub struct {
-	mu   sync.Mutex
-	subs map[*subscriber]struct{}
+	mu      sync.Mutex
+	ring    [watchRing]*petstorev1.WatchPetsResponse
+	next    uint64        // sequence number of the next event
+	changed chan struct{} // closed (and replaced) after events are appended
+
+	waking   atomic.Bool // a wake-up is scheduled and has not started yet
+	watchers atomic.Int64
 }
 
-// subscriber is one WatchPets stream. A subscriber that falls more than its
-// buffer behind is cut off (overflow closes) rather than slowing writers or
-// silently missing events.
-type subscriber struct {
-	species  petstorev1.Species
-	events   chan *petstorev1.WatchPetsResponse
-	overflow chan struct{}
-}
+// watchRing is how many events a watcher may fall behind before it is cut
+// off.
+const watchRing = 1024
 
-const watchBuffer = 256
+func newHub() *hub { return &hub{changed: make(chan struct{})} }
 
-func newHub() *hub { return &hub{subs: make(map[*subscriber]struct{})} }
-
-func (h *hub) subscribe(species petstorev1.Species) (*subscriber, func()) {
-	s := &subscriber{
-		species:  species,
-		events:   make(chan *petstorev1.WatchPetsResponse, watchBuffer),
-		overflow: make(chan struct{}),
-	}
-	h.mu.Lock()
-	h.subs[s] = struct{}{}
-	h.mu.Unlock()
-	return s, func() {
-		h.mu.Lock()
-		delete(h.subs, s)
-		h.mu.Unlock()
-	}
-}
-
-// publish delivers one event to every matching subscriber without blocking.
+// publish appends events and schedules one wake-up for all watchers. It does
+// O(len(pets)) work whatever the number of watchers.
 func (h *hub) publish(typ petstorev1.EventType, pets ...*petstorev1.Pet) {
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	for _, pet := range pets {
-		for s := range h.subs {
-			if s.species != petstorev1.Species_SPECIES_UNSPECIFIED && s.species != pet.GetSpecies() {
-				continue
+		h.ring[h.next%watchRing] = &petstorev1.WatchPetsResponse{Type: typ, Pet: pet}
+		h.next++
+	}
+	h.mu.Unlock()
+	if h.waking.CompareAndSwap(false, true) {
+		go h.wake()
+	}
+}
+
+// wake releases every watcher waiting for events. It runs off the writer's
+// path: closing a channel readies each goroutine blocked on it.
+func (h *hub) wake() {
+	h.waking.Store(false) // a publish from here on schedules another wake
+	h.mu.Lock()
+	close(h.changed)
+	h.changed = make(chan struct{})
+	h.mu.Unlock()
+}
+
+// watcher is one WatchPets stream's view of the hub.
+type watcher struct {
+	h       *hub
+	species petstorev1.Species
+	cursor  uint64
+}
+
+// watch starts a watcher at the next event; call stop when done.
+func (h *hub) watch(species petstorev1.Species) (w *watcher, stop func()) {
+	h.mu.Lock()
+	w = &watcher{h: h, species: species, cursor: h.next}
+	h.mu.Unlock()
+	h.watchers.Add(1)
+	return w, func() { h.watchers.Add(-1) }
+}
+
+// errFellBehind is returned by next when the ring overtook the watcher.
+var errFellBehind = errFellBehindType{}
+
+type errFellBehindType struct{}
+
+func (errFellBehindType) Error() string { return "watcher fell behind" }
+
+// next waits for the watcher's next batch of matching events, until ctx ends
+// or stop fires (then it returns nil events and a nil error for stop, ctx's
+// error for ctx).
+func (w *watcher) next(ctx context.Context, stop <-chan struct{}) ([]*petstorev1.WatchPetsResponse, error) {
+	for {
+		w.h.mu.Lock()
+		head, changed := w.h.next, w.h.changed
+		if head-w.cursor > watchRing {
+			w.h.mu.Unlock()
+			return nil, errFellBehind
+		}
+		var out []*petstorev1.WatchPetsResponse
+		for ; w.cursor < head; w.cursor++ {
+			ev := w.h.ring[w.cursor%watchRing]
+			if w.species == petstorev1.Species_SPECIES_UNSPECIFIED || w.species == ev.GetPet().GetSpecies() {
+				out = append(out, ev)
 			}
-			select {
-			case s.events <- &petstorev1.WatchPetsResponse{Type: typ, Pet: pet}:
-			default:
-				close(s.overflow)
-				delete(h.subs, s)
-			}
+		}
+		w.h.mu.Unlock()
+		if len(out) > 0 {
+			return out, nil
+		}
+		select {
+		case <-changed:
+		case <-stop:
+			return nil, nil
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
 }
 
-func (h *hub) count() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.subs)
-}
+func (h *hub) count() int { return int(h.watchers.Load()) }
