@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"connectrpc.com/connect/v2"
@@ -33,10 +34,14 @@ import (
 // RequestIDHeader carries the request id in both directions.
 const RequestIDHeader = "X-Request-Id"
 
-// LogSink receives finished calls. Enqueue must not block; it reports whether
-// the record was kept. *store.LogWriter is the kit's sink.
+// LogSink receives finished calls. Neither method may block.
+// *store.LogWriter is the kit's sink.
 type LogSink interface {
+	// Enqueue keeps the call's row; it reports whether the record was kept.
 	Enqueue(*store.RequestLog) bool
+	// Count adds the call to the statistics only, without a row: for failed
+	// calls past their peer's row budget (WithFailedRowsPerPeer).
+	Count(*store.RequestLog)
 }
 
 type requestLogOptions struct {
@@ -46,6 +51,7 @@ type requestLogOptions struct {
 	trusted    []netip.Prefix
 	capture    *payloadCapture
 	observers  []func(*store.RequestLog)
+	budget     *rowBudget
 }
 
 // RequestLogOption configures RequestLog.
@@ -82,6 +88,17 @@ func WithPayloadCapture(maxBytes int, redactPaths ...string) RequestLogOption {
 	}
 }
 
+// WithFailedRowsPerPeer bounds the rows that failed calls (any code but OK:
+// rejected, cancelled, invalid…) from one peer can take: at most n per
+// minute, as a token bucket of n that refills over a minute. Past it, such a
+// call is still counted — in the rollups, metrics and observers — but gets no
+// row and no log line, so a flood from one peer (a rapid-reset burst, a
+// credential spray) never pushes out other callers' records. The peer is the
+// one auth counts failures by. Default 600; 0 turns the bound off.
+func WithFailedRowsPerPeer(n int) RequestLogOption {
+	return func(o *requestLogOptions) { o.budget = newRowBudget(n, time.Minute) }
+}
+
 // WithCallObserver calls fn with every finished call's record, on the call's
 // goroutine after the call ended; fn must be quick and must not block.
 func WithCallObserver(fn func(*store.RequestLog)) RequestLogOption {
@@ -91,7 +108,7 @@ func WithCallObserver(fn func(*store.RequestLog)) RequestLogOption {
 // RequestLog returns the request log interceptor; sink may be nil to log
 // lines only.
 func RequestLog(sink LogSink, opts ...RequestLogOption) connect.ServerInterceptor {
-	o := requestLogOptions{logger: slog.Default()}
+	o := requestLogOptions{logger: slog.Default(), budget: newRowBudget(600, time.Minute)}
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -113,12 +130,19 @@ func RequestLog(sink LogSink, opts ...RequestLogOption) connect.ServerIntercepto
 				return err
 			}
 			rec := o.record(ctx, spec, info, id, start, counted, principal(), err)
-			o.logLine(ctx, rec)
+			keep := err == nil || o.budget.take(o.logger, limiterKey(rec.PeerIP))
+			if keep {
+				o.logLine(ctx, rec)
+			}
 			if sink != nil {
 				// The sink owns its copy: the writer sets the row id while
 				// observers may still be reading theirs.
 				owned := *rec
-				sink.Enqueue(&owned)
+				if keep {
+					sink.Enqueue(&owned)
+				} else {
+					sink.Count(&owned)
+				}
 			}
 			for _, fn := range o.observers {
 				fn(rec)
@@ -348,4 +372,62 @@ func wireSize(st connect.MessageStats) int64 {
 		return int64(st.CompressedSize)
 	}
 	return int64(st.Size)
+}
+
+// rowBudget is a token bucket per peer for the rows of failed calls.
+type rowBudget struct {
+	size   float64
+	refill time.Duration // time to refill the whole bucket
+	mu     sync.Mutex
+	peers  map[string]*bucket
+	now    func() time.Time
+}
+
+type bucket struct {
+	tokens     float64
+	last       time.Time
+	suppressed int // calls counted only since the bucket ran dry
+}
+
+func newRowBudget(n int, refill time.Duration) *rowBudget {
+	if n <= 0 {
+		return nil
+	}
+	return &rowBudget{size: float64(n), refill: refill, peers: make(map[string]*bucket), now: time.Now}
+}
+
+// take reports whether peer may have one more row. It logs once when a peer
+// runs dry, and once more, with the number of calls kept as counts only,
+// when it has tokens again.
+func (b *rowBudget) take(logger *slog.Logger, peer string) bool {
+	if b == nil {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := b.now()
+	k, ok := b.peers[peer]
+	if !ok {
+		if len(b.peers) > 100_000 { // bound memory under a spray of peers
+			clear(b.peers)
+		}
+		k = &bucket{tokens: b.size, last: now}
+		b.peers[peer] = k
+	}
+	k.tokens = min(b.size, k.tokens+b.size*float64(now.Sub(k.last))/float64(b.refill))
+	k.last = now
+	if k.tokens < 1 {
+		if k.suppressed == 0 {
+			logger.Warn("request log: peer over its row budget for failed calls; further ones are counted, not stored",
+				"peer", peer, "rows_per_minute", int(b.size))
+		}
+		k.suppressed++
+		return false
+	}
+	if k.suppressed > 0 {
+		logger.Info("request log: peer back within its row budget", "peer", peer, "counted_only", k.suppressed)
+		k.suppressed = 0
+	}
+	k.tokens--
+	return true
 }

@@ -42,6 +42,8 @@ func (s *memorySink) Enqueue(rec *store.RequestLog) bool {
 	return true
 }
 
+func (s *memorySink) Count(rec *store.RequestLog) { s.Enqueue(rec) }
+
 func (s *memorySink) all() []*store.RequestLog {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -73,6 +73,10 @@ type Config struct {
 	LogSkipProcedures []string
 	// LogErrorsOnly logs failed calls only.
 	LogErrorsOnly bool
+	// LogFailedRowsPerPeer bounds the rows failed calls from one peer can
+	// take per minute; past it they are counted in the statistics and
+	// metrics but not stored one by one (0: no bound).
+	LogFailedRowsPerPeer int
 	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
 	TrustedProxies []string
 
@@ -155,6 +159,7 @@ func DefaultConfig() Config {
 		LogBatchSize:         500,
 		LogFlushInterval:     200 * time.Millisecond,
 		LogRetention:         30 * 24 * time.Hour,
+		LogFailedRowsPerPeer: 600,
 		APIKeyHeader:         "X-Api-Key",
 		APIKeyCacheTTL:       10 * time.Second,
 		AuthFailureLimit:     20,
@@ -201,6 +206,7 @@ func (c *Config) knobs() []knob {
 		{"log-redact-fields", "comma-separated field paths redacted in captured payloads", (*listValue)(&c.LogRedactFields)},
 		{"log-skip-procedures", "comma-separated procedure patterns not logged", (*listValue)(&c.LogSkipProcedures)},
 		{"log-errors-only", "log failed calls only", (*boolValue)(&c.LogErrorsOnly)},
+		{"log-failed-rows-per-peer", "rows failed calls from one peer may take per minute; more are only counted (0: no bound)", (*intValue)(&c.LogFailedRowsPerPeer)},
 		{"trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", (*listValue)(&c.TrustedProxies)},
 		{"public-procedures", "comma-separated procedure patterns callable without a key", (*listValue)(&c.PublicProcedures)},
 		{"protected-procedures", "comma-separated procedure patterns that always need a key", (*listValue)(&c.ProtectedProcedures)},
@@ -269,6 +275,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: read-header-timeout and idle-timeout must be positive")
 	case c.ShutdownDelay < 0, c.ShutdownGrace < 0:
 		return fmt.Errorf("kit: shutdown-delay and shutdown-grace must not be negative")
+	case c.LogFailedRowsPerPeer < 0:
+		return fmt.Errorf("kit: log-failed-rows-per-peer must not be negative")
 	case c.LogQueueSize <= 0, c.LogBatchSize <= 0, c.LogFlushInterval <= 0:
 		return fmt.Errorf("kit: log-queue-size, log-batch-size and log-flush-interval must be positive")
 	case c.APIKeyHeader == "":

@@ -69,6 +69,9 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "switchboard_rpc_streams_open", Help: "Streaming RPCs open now.",
 		}, func() float64 { return float64(s.limiter.Streams()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "switchboard_request_log_counted_only_total", Help: "Failed calls past their peer's row budget: in the statistics, without a row.",
+		}, func() float64 { return float64(s.logWriter.Counted()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "switchboard_request_log_queue_depth", Help: "Request-log records waiting to be written.",
 		}, stat(func(_, _, _ int64, q int) float64 { return float64(q) })),

@@ -220,6 +220,7 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 		interceptors.WithLogLogger(s.log),
 		interceptors.WithSkipProcedures(cfg.LogSkipProcedures...),
 		interceptors.WithTrustedProxies(trusted...),
+		interceptors.WithFailedRowsPerPeer(cfg.LogFailedRowsPerPeer),
 	}
 	if cfg.LogErrorsOnly {
 		logOpts = append(logOpts, interceptors.WithErrorsOnly())

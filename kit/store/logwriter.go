@@ -33,8 +33,9 @@ type LogWriterOptions struct {
 
 // LogWriter writes request logs asynchronously: calls only enqueue, and one
 // goroutine inserts batches in transactions. It never blocks a caller and
-// never fails one: when the queue is full the record is dropped and counted;
-// when the database is unavailable the batch is retried with backoff.
+// never fails one: when the queue is full the record's row is dropped and
+// counted, while the call still goes into the statistics (rollups); when the
+// database is unavailable the batch is retried with backoff.
 type LogWriter struct {
 	db   *bun.DB
 	opts LogWriterOptions
@@ -50,6 +51,10 @@ type LogWriter struct {
 	dropped atomic.Int64
 	written atomic.Int64
 	failed  atomic.Int64
+	counted atomic.Int64
+
+	countMu sync.Mutex
+	counts  rollupSet // calls kept as statistics only, not yet written
 }
 
 // NewLogWriter returns a writer on db; call Start, and Close to flush.
@@ -89,9 +94,44 @@ func (w *LogWriter) Enqueue(rec *RequestLog) bool {
 	case w.queue <- rec:
 		return true
 	default:
+		// The row is lost, the call still counts in the statistics.
 		w.dropped.Add(1)
+		w.addCount(rec)
 		return false
 	}
+}
+
+// Count adds a call to the statistics (rollups) without keeping its row:
+// for calls the request log chose not to store one by one. It never blocks
+// and takes no queue slot, so counted calls cannot push out records.
+func (w *LogWriter) Count(rec *RequestLog) {
+	if w.stopped.Load() {
+		w.dropped.Add(1)
+		return
+	}
+	w.addCount(rec)
+	w.counted.Add(1)
+}
+
+func (w *LogWriter) addCount(rec *RequestLog) {
+	w.countMu.Lock()
+	if w.counts == nil {
+		w.counts = rollupSet{}
+	}
+	w.counts.add(rec)
+	w.countMu.Unlock()
+}
+
+// Counted reports how many calls were kept as statistics only (Count).
+func (w *LogWriter) Counted() int64 { return w.counted.Load() }
+
+// takeCounts returns and clears the statistics-only calls.
+func (w *LogWriter) takeCounts() rollupSet {
+	w.countMu.Lock()
+	defer w.countMu.Unlock()
+	c := w.counts
+	w.counts = nil
+	return c
 }
 
 // Stats reports how many records were written, dropped because the queue was
@@ -158,19 +198,29 @@ func (w *LogWriter) run() {
 // backoff (up to ~30s, or less once Close was called), and returns the
 // emptied batch.
 func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
-	if len(batch) == 0 {
+	rollups := w.takeCounts()
+	if len(batch) == 0 && len(rollups) == 0 {
 		return batch
 	}
+	if rollups == nil {
+		rollups = rollupSet{}
+	}
+	for _, rec := range batch {
+		rollups.add(rec)
+	}
+	sorted := rollups.sorted()
 	backoff := 50 * time.Millisecond
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		began := time.Now()
 		err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if _, err := tx.NewInsert().Model(&batch).Exec(ctx); err != nil {
-				return err
+			if len(batch) > 0 {
+				if _, err := tx.NewInsert().Model(&batch).Exec(ctx); err != nil {
+					return err
+				}
 			}
-			return addRollups(ctx, tx, aggregate(batch))
+			return addRollups(ctx, tx, sorted)
 		})
 		cancel()
 		if w.opts.OnWrite != nil {

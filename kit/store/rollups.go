@@ -43,25 +43,49 @@ type rollupKey struct {
 	procedure, code string
 }
 
-// aggregate folds request logs into rollups.
-func aggregate(batch []*RequestLog) []*Rollup {
-	byKey := map[rollupKey]*Rollup{}
-	var keys []rollupKey
-	for _, rec := range batch {
-		k := rollupKey{rec.StartTime.UTC().Truncate(time.Minute), rec.Procedure, rec.Code}
-		r, ok := byKey[k]
-		if !ok {
-			r = &Rollup{Minute: k.minute, Procedure: k.procedure, Code: k.code, Buckets: make([]int64, len(LatencyBounds)+1)}
-			byKey[k] = r
-			keys = append(keys, k)
-		}
-		r.Count++
-		r.LatencySumUS += rec.DurationMicros
-		r.RequestBytes += rec.RequestBytes
-		r.ResponseBytes += rec.ResponseBytes
-		r.Buckets[bucketOf(time.Duration(rec.DurationMicros)*time.Microsecond)]++
+// rollupSet accumulates calls into rollups keyed by minute × procedure ×
+// code.
+type rollupSet map[rollupKey]*Rollup
+
+func (s rollupSet) add(rec *RequestLog) {
+	k := rollupKey{rec.StartTime.UTC().Truncate(time.Minute), rec.Procedure, rec.Code}
+	r, ok := s[k]
+	if !ok {
+		r = &Rollup{Minute: k.minute, Procedure: k.procedure, Code: k.code, Buckets: make([]int64, len(LatencyBounds)+1)}
+		s[k] = r
 	}
-	// A stable order keeps concurrent writers from deadlocking on rows.
+	r.Count++
+	r.LatencySumUS += rec.DurationMicros
+	r.RequestBytes += rec.RequestBytes
+	r.ResponseBytes += rec.ResponseBytes
+	r.Buckets[bucketOf(time.Duration(rec.DurationMicros)*time.Microsecond)]++
+}
+
+// merge adds every rollup of o into s.
+func (s rollupSet) merge(o rollupSet) {
+	for k, r := range o {
+		have, ok := s[k]
+		if !ok {
+			s[k] = r
+			continue
+		}
+		have.Count += r.Count
+		have.LatencySumUS += r.LatencySumUS
+		have.RequestBytes += r.RequestBytes
+		have.ResponseBytes += r.ResponseBytes
+		for i, n := range r.Buckets {
+			have.Buckets[i] += n
+		}
+	}
+}
+
+// sorted returns the rollups in key order: a stable order keeps concurrent
+// writers from deadlocking on rows.
+func (s rollupSet) sorted() []*Rollup {
+	keys := make([]rollupKey, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
 	sort.Slice(keys, func(i, j int) bool {
 		a, b := keys[i], keys[j]
 		if !a.minute.Equal(b.minute) {
@@ -74,7 +98,7 @@ func aggregate(batch []*RequestLog) []*Rollup {
 	})
 	out := make([]*Rollup, len(keys))
 	for i, k := range keys {
-		out[i] = byKey[k]
+		out[i] = s[k]
 	}
 	return out
 }

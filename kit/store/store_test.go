@@ -219,3 +219,40 @@ func openMigrated(t testing.TB, dsn string) *bun.DB {
 	}
 	return db
 }
+
+func TestLogWriter_CountedAndDroppedCallsStayInTheStatistics(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db := openMigrated(t, dsn)
+		w := store.NewLogWriter(db, store.LogWriterOptions{QueueSize: 2})
+		now := time.Now().UTC()
+		rec := func(code string) *store.RequestLog {
+			return &store.RequestLog{Procedure: "a.B/C", Code: code, StartTime: now, DurationMicros: 1000}
+		}
+		// Not started: the queue fills after two; the third row is dropped.
+		for range 3 {
+			w.Enqueue(rec("ok"))
+		}
+		for range 5 {
+			w.Count(rec("canceled"))
+		}
+		w.Start()
+		if err := w.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := db.NewSelect().Model((*store.RequestLog)(nil)).Count(ctx)
+		if err != nil || rows != 2 {
+			t.Fatalf("%d rows (%v), want the 2 queued", rows, err)
+		}
+		stats, err := store.StatsByProcedure(ctx, db, now.Add(-time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := stats["a.B/C"]; s == nil || s.Count != 8 || s.ByCode["ok"] != 3 || s.ByCode["canceled"] != 5 {
+			t.Errorf("statistics %+v, want 8 calls: 3 ok (one dropped row among them), 5 canceled", s)
+		}
+		if _, dropped, _, _ := w.Stats(); dropped != 1 || w.Counted() != 5 {
+			t.Errorf("dropped %d counted %d, want 1 and 5", dropped, w.Counted())
+		}
+	})
+}
