@@ -40,7 +40,15 @@ type Config struct {
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers. It does not limit long-lived streams.
 	ReadHeaderTimeout time.Duration
-	// IdleTimeout closes keep-alive connections with no request in flight.
+	// ReadBodyTimeout bounds how long a client may take to send a request
+	// body that is one message (unary and server-streaming calls, plain
+	// HTTP); the deadline is lifted once the body is read, so a response
+	// stream is never cut. Client and bidi streams are exempt (the stream
+	// caps bound them). 0: no bound.
+	ReadBodyTimeout time.Duration
+	// IdleTimeout closes keep-alive connections with no request in flight;
+	// on HTTP/2 it also bounds a header block trickled in CONTINUATION frames
+	// on a connection with no open stream.
 	IdleTimeout time.Duration
 	// MaxConcurrentStreams caps concurrent HTTP/2 streams per connection.
 	MaxConcurrentStreams int
@@ -151,6 +159,7 @@ func DefaultConfig() Config {
 		Gzip:                 true,
 		CompressMinBytes:     1024,
 		ReadHeaderTimeout:    10 * time.Second,
+		ReadBodyTimeout:      time.Minute,
 		IdleTimeout:          2 * time.Minute,
 		MaxConcurrentStreams: 250,
 		ShutdownDelay:        0,
@@ -193,6 +202,7 @@ func (c *Config) knobs() []knob {
 		{"gzip", "compress responses for clients that accept gzip", (*boolValue)(&c.Gzip)},
 		{"compress-min-bytes", "smallest response message that is compressed", (*intValue)(&c.CompressMinBytes)},
 		{"read-header-timeout", "time allowed to read request headers", (*durationValue)(&c.ReadHeaderTimeout)},
+		{"read-body-timeout", "time allowed to send a unary or server-streaming request body (0: no bound)", (*durationValue)(&c.ReadBodyTimeout)},
 		{"idle-timeout", "close keep-alive connections idle this long", (*durationValue)(&c.IdleTimeout)},
 		{"max-concurrent-streams", "concurrent HTTP/2 streams per connection", (*intValue)(&c.MaxConcurrentStreams)},
 		{"shutdown-delay", "report NOT_SERVING this long before refusing calls", (*durationValue)(&c.ShutdownDelay)},
@@ -273,6 +283,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: max-concurrent-streams must be positive")
 	case c.ReadHeaderTimeout <= 0, c.IdleTimeout <= 0:
 		return fmt.Errorf("kit: read-header-timeout and idle-timeout must be positive")
+	case c.ReadBodyTimeout < 0:
+		return fmt.Errorf("kit: read-body-timeout must not be negative")
 	case c.ShutdownDelay < 0, c.ShutdownGrace < 0:
 		return fmt.Errorf("kit: shutdown-delay and shutdown-grace must not be negative")
 	case c.LogFailedRowsPerPeer < 0:

@@ -428,7 +428,7 @@ func (s *Server) httpServer(baseCtx context.Context) *http.Server {
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	return &http.Server{
-		Handler:           s.corsHandler(s.mux),
+		Handler:           s.corsHandler(bodyTimeout(s.mux, s.cfg.ReadBodyTimeout, s.clientStreamPaths())),
 		Protocols:         protocols,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,
