@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"connectrpc.com/connect/v2"
@@ -79,8 +80,8 @@ func DefaultErrorRules() []ErrorRule {
 			Reason: ReasonPermissionDenied, Message: "permission denied"},
 		{Match: is(errors.ErrUnsupported, switchboard.ErrNotImplemented), Code: connect.CodeUnimplemented,
 			Reason: ReasonNotImplemented, Message: "not implemented"},
-		{Match: is(context.DeadlineExceeded), Code: connect.CodeDeadlineExceeded, Message: "deadline exceeded"},
-		{Match: is(context.Canceled), Code: connect.CodeCanceled, Message: "canceled"},
+		{Match: is(context.DeadlineExceeded), Code: connect.CodeDeadlineExceeded, Reason: ReasonDeadlineExceeded, Message: "deadline exceeded"},
+		{Match: is(context.Canceled), Code: connect.CodeCanceled, Reason: ReasonCanceled, Message: "canceled"},
 		{Match: store.IsUnavailable, Code: connect.CodeUnavailable, Reason: ReasonDatabaseUnavailable,
 			Message: "the database is unavailable; retry later", RetryAfter: time.Second},
 	}
@@ -164,13 +165,30 @@ func Errors(opts ...ErrorsOption) connect.ServerInterceptor {
 }
 
 func (o *errorsOptions) mapError(ctx context.Context, spec connect.Spec, err error) error {
+	if ctx.Err() != nil && !deliberate(err) {
+		// The client went away or its deadline passed, and the work in
+		// progress failed with it ("interrupted", "transaction already
+		// rolled back", a read error): that is the client's doing, not a
+		// server fault.
+		o.logger.Log(ctx, slog.LevelDebug, "rpc ended with its context", "procedure", spec.Procedure,
+			"request_id", switchboard.RequestIDFromContext(ctx), "cause", err.Error())
+		if shutdown := context.Cause(ctx); errors.Is(shutdown, ErrServerShuttingDown) {
+			return statusError(ctx, o.domain, connect.CodeUnavailable, ReasonShuttingDown,
+				"the server is shutting down; retry", time.Second).WithCause(err)
+		}
+		return ctxError(ctx, o.domain).WithCause(err)
+	}
 	var cerr *connect.Error
 	if errors.As(err, &cerr) {
-		if !cerr.IsRemote() {
-			return cerr
+		switch {
+		case cerr.IsRemote():
+			o.logCause(ctx, spec, connect.CodeInternal, err)
+			return o.build(ctx, ErrorRule{Code: connect.CodeInternal, Reason: ReasonInternal, Message: "internal error"}, err)
+		case cerr.Code() == connect.CodeInvalidArgument && isValidation(err):
+			// A violation found while decoding (an unknown enum name).
+			return o.build(ctx, o.rules[o.validationRule()], err)
 		}
-		o.logCause(ctx, spec, connect.CodeInternal, err)
-		return o.build(ctx, ErrorRule{Code: connect.CodeInternal, Reason: ReasonInternal, Message: "internal error"}, err)
+		return o.withErrorInfo(ctx, cerr)
 	}
 	var serr switchboard.StatusError
 	if errors.As(err, &serr) {
@@ -187,6 +205,64 @@ func (o *errorsOptions) mapError(ctx context.Context, spec connect.Spec, err err
 	}
 	o.logCause(ctx, spec, rule.Code, err)
 	return o.build(ctx, rule, err)
+}
+
+// deliberate reports whether err is a status someone chose on purpose, which
+// stands even when the call's context has ended: a local *connect.Error
+// whose code is not one a failed I/O or cancellation produces.
+func deliberate(err error) bool {
+	var cerr *connect.Error
+	if !errors.As(err, &cerr) || cerr.IsRemote() {
+		return false
+	}
+	switch cerr.Code() {
+	case connect.CodeInternal, connect.CodeUnknown, connect.CodeUnavailable, connect.CodeAborted,
+		connect.CodeCanceled, connect.CodeDeadlineExceeded:
+		return false
+	}
+	return true
+}
+
+// validationRule returns the index of the first rule that matches
+// validation errors.
+func (o *errorsOptions) validationRule() int {
+	probe := &validate.Error{}
+	for i, r := range o.rules {
+		if r.Match(probe) {
+			return i
+		}
+	}
+	return 0
+}
+
+// withErrorInfo makes an error authored elsewhere — a handler's
+// connect.Errorf, the transport's decode errors — carry what every error the
+// kit sends carries: a google.rpc.ErrorInfo with a reason (the code's name,
+// "NOT_FOUND") and the request id. Its code, message and details stay as
+// they are; an error that has its own ErrorInfo is left alone.
+func (o *errorsOptions) withErrorInfo(ctx context.Context, cerr *connect.Error) *connect.Error {
+	for _, d := range cerr.Details() {
+		if msg, err := connectproto.UnmarshalErrorDetail(d); err == nil {
+			if _, ok := msg.(*errdetails.ErrorInfo); ok {
+				return cerr
+			}
+		}
+	}
+	info := &errdetails.ErrorInfo{Reason: ReasonForCode(cerr.Code()), Domain: o.domain}
+	if id := switchboard.RequestIDFromContext(ctx); id != "" {
+		info.Metadata = map[string]string{"request_id": id}
+	}
+	detail, err := connectproto.NewErrorDetail(info)
+	if err != nil {
+		return cerr
+	}
+	return cerr.WithDetail(detail)
+}
+
+// ReasonForCode is the ErrorInfo reason given to an error that names none:
+// its code in upper snake case ("NOT_FOUND", "INVALID_ARGUMENT").
+func ReasonForCode(code connect.Code) string {
+	return strings.ToUpper(code.String())
 }
 
 func (o *errorsOptions) build(ctx context.Context, rule ErrorRule, cause error) *connect.Error {
@@ -244,7 +320,13 @@ func (o *errorsOptions) logCause(ctx context.Context, spec connect.Spec, code co
 const (
 	ReasonCanceled         = "CANCELED"
 	ReasonDeadlineExceeded = "DEADLINE_EXCEEDED"
+	ReasonShuttingDown     = "SHUTTING_DOWN"
 )
+
+// ErrServerShuttingDown is the cause a server gives the contexts of calls it
+// cancels at the end of its shutdown grace period; such calls end
+// UNAVAILABLE (retry elsewhere), not CANCELED.
+var ErrServerShuttingDown = errors.New("the server is shutting down")
 
 // ctxError answers a call whose context ended: DEADLINE_EXCEEDED when its
 // deadline passed, CANCELED when its client went away — never a server

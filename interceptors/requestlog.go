@@ -205,12 +205,13 @@ func (o *requestLogOptions) record(ctx context.Context, spec connect.Spec, info 
 }
 
 // logLine writes one structured line per call, at a level chosen by code:
-// the caller's mistakes are info, capacity and deadline problems warn,
-// server faults error.
+// the caller's mistakes and calls the client cancelled or let run past its
+// deadline are info, refusals and capacity problems warn, server faults
+// error.
 func (o *requestLogOptions) logLine(ctx context.Context, rec *store.RequestLog) {
 	level := slog.LevelInfo
 	switch rec.Code {
-	case "permission_denied", "deadline_exceeded", "unavailable", "resource_exhausted":
+	case "permission_denied", "unavailable", "resource_exhausted":
 		level = slog.LevelWarn
 	case "internal", "unknown", "data_loss", "unimplemented":
 		level = slog.LevelError

@@ -83,10 +83,22 @@ func (a *adminService) GetOverview(ctx context.Context, req *adminv1.GetOverview
 		return nil, err
 	}
 	total := store.SumStats(byProc)
+	stats := statsProto(total)
+	// Latency over unary calls only: a stream's duration is how long its
+	// client watched, not how fast the server answered.
+	unary := map[string]*store.Stats{}
+	for spec := range a.s.rpc.Specs() {
+		proc := strings.TrimPrefix(spec.Procedure, "/")
+		if st, ok := byProc[proc]; ok && spec.StreamType == connect.StreamTypeUnary {
+			unary[proc] = st
+		}
+	}
+	lat := statsProto(store.SumStats(unary))
+	stats.AvgLatency, stats.P50Latency, stats.P95Latency, stats.P99Latency = lat.AvgLatency, lat.P50Latency, lat.P95Latency, lat.P99Latency
 	written, dropped, failed, queued := a.s.LogStats()
 	running, _ := a.s.InFlight()
 	return &adminv1.GetOverviewResponse{
-		Stats:          statsProto(total),
+		Stats:          stats,
 		CallsPerMinute: float64(total.Count) / to.Sub(from).Minutes(),
 		From:           timestamppb.New(from),
 		To:             timestamppb.New(to),

@@ -202,3 +202,31 @@ func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 		}
 	})
 }
+
+func TestAdmin_OverviewLatencyIsUnaryCallsOnly(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), nil)
+	for range 5 {
+		if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A stream its client holds open for a second: a session, not a latency.
+	closeChat, code, _, _ := openStream(t, grpcConn(t, env), switchboardtestv1connect.EchoServiceChatProcedure, env.key)
+	if code != 0 {
+		t.Fatal(code)
+	}
+	time.Sleep(time.Second) // the stream's lifetime is what is measured
+	closeChat()
+	waitLogged(t, env, 6)
+	ov, err := adminClient(env, kittest.APIKey(t, env.srv, "admin", "admin.read")).GetOverview(t.Context(), &adminv1.GetOverviewRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ov.GetStats().GetCount() != 6 || ov.GetStats().GetErrorRate() != 0 {
+		t.Errorf("overview counts %d calls, error rate %v; want 6 and 0 (a cancelled stream is no error)",
+			ov.GetStats().GetCount(), ov.GetStats().GetErrorRate())
+	}
+	if p99 := ov.GetStats().GetP99Latency().AsDuration(); p99 >= 500*time.Millisecond {
+		t.Errorf("p99 latency %v counts the one-second stream", p99)
+	}
+}

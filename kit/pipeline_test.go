@@ -65,6 +65,7 @@ type callResult struct {
 	requestID string
 	fields    []string
 	retry     bool
+	help      bool // a google.rpc.Help detail came along
 }
 
 type echoCaller func(t *testing.T, req *switchboardtestv1.EchoRequest) (callResult, error)
@@ -127,6 +128,8 @@ func (r *callResult) addDetail(msg proto.Message) {
 		}
 	case *errdetails.RetryInfo:
 		r.retry = true
+	case *errdetails.Help:
+		r.help = true
 	}
 }
 
@@ -177,7 +180,7 @@ func (e *echoEnv) postJSON(t *testing.T, procedure string, req proto.Message, ke
 		switch d.Type {
 		case "google.rpc.ErrorInfo":
 			r.reason, r.requestID = d.Debug.Reason, d.Debug.Metadata["request_id"]
-			if h := resp.Header.Get("X-Request-Id"); h != r.requestID {
+			if h := resp.Header.Get("X-Request-Id"); r.requestID != "" && h != r.requestID {
 				t.Errorf("X-Request-Id %q differs from ErrorInfo request_id %q", h, r.requestID)
 			}
 		case "google.rpc.BadRequest":
@@ -186,6 +189,8 @@ func (e *echoEnv) postJSON(t *testing.T, procedure string, req proto.Message, ke
 			}
 		case "google.rpc.RetryInfo":
 			r.retry = true
+		case "google.rpc.Help":
+			r.help = true
 		}
 	}
 	return r, fmt.Errorf("%s: %s", out.Code, out.Message)
@@ -210,13 +215,15 @@ func TestErrors_EveryRowOfTheTableOverEveryProtocol(t *testing.T) {
 		{"permission_denied", "x", connect.CodePermissionDenied, "PERMISSION_DENIED", "permission denied", nil, false},
 		{"unsupported", "x", connect.CodeUnimplemented, "NOT_IMPLEMENTED", "not implemented", nil, false},
 		{"not_implemented", "x", connect.CodeUnimplemented, "NOT_IMPLEMENTED", "not implemented", nil, false},
-		{"deadline", "x", connect.CodeDeadlineExceeded, "", "deadline exceeded", nil, false},
-		{"canceled", "x", connect.CodeCanceled, "", "canceled", nil, false},
+		{"deadline", "x", connect.CodeDeadlineExceeded, "DEADLINE_EXCEEDED", "deadline exceeded", nil, false},
+		{"canceled", "x", connect.CodeCanceled, "CANCELED", "canceled", nil, false},
 		{"unavailable", "x", connect.CodeUnavailable, "DATABASE_UNAVAILABLE", "", nil, true},
 		{"panic", "x", connect.CodeInternal, "PANIC", "internal error", nil, false},
 		{"boom", "x", connect.CodeInternal, "INTERNAL", "internal error", nil, false},
 		{"remote", "x", connect.CodeInternal, "INTERNAL", "internal error", nil, false},
-		{"connect", "x", connect.CodeFailedPrecondition, "", "authored message", nil, false},
+		{"connect", "x", connect.CodeFailedPrecondition, "FAILED_PRECONDITION", "authored message", nil, false},
+		{"connect_detail", "x", connect.CodeFailedPrecondition, "FAILED_PRECONDITION", "authored message", nil, false},
+		{"connect_errorinfo", "x", connect.CodeFailedPrecondition, "OWN_REASON", "authored message", nil, false},
 		{"status", "x", connect.CodeFailedPrecondition, "QUOTA_EXCEEDED", "widget quota exceeded", nil, false},
 	}
 	for name, call := range env.callers(t) {
@@ -237,8 +244,11 @@ func TestErrors_EveryRowOfTheTableOverEveryProtocol(t *testing.T) {
 				if strings.Contains(got.message, "secret") || strings.Contains(got.message, "sql") {
 					t.Errorf("fail=%q: cause leaked: %q", row.fail, got.message)
 				}
-				if row.reason != "" && len(got.requestID) == 0 {
-					t.Errorf("fail=%q: ErrorInfo has no request_id", row.fail)
+				if got.help != (row.fail == "connect_detail") {
+					t.Errorf("fail=%q: the handler's own Help detail: %v", row.fail, got.help)
+				}
+				if row.fail != "connect_errorinfo" && len(got.requestID) == 0 {
+					t.Errorf("fail=%q: no ErrorInfo with the request_id", row.fail)
 				}
 			}
 		})
@@ -266,9 +276,11 @@ func TestAuth_CheckedBeforeTheBodyIsRead(t *testing.T) {
 	}
 	// With a key, the same garbage is a decode error: proof the body was
 	// not looked at before.
+	// It carries an ErrorInfo with the request id, like every error.
 	res, _ := env.postRaw(t, "{not json", env.key)
-	if !strings.Contains(res, `"code":"invalid_argument"`) && !strings.Contains(res, `"code":"internal"`) {
-		t.Errorf("garbage body with a key: %s, want a decode error", res)
+	if !strings.Contains(res, `"code":"invalid_argument"`) || !strings.Contains(res, `"reason":"INVALID_ARGUMENT"`) ||
+		!strings.Contains(res, `"request_id":"`) {
+		t.Errorf("garbage body with a key: %s, want a decode error with ErrorInfo and request id", res)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connectgzip"
 	"connectrpc.com/connect/v2/connecthttp"
+	"connectrpc.com/connect/v2/connectproto"
 	"connectrpc.com/grpcreflect/v2"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/migrate"
@@ -343,8 +344,8 @@ func (s *Server) Run(ctx context.Context) error {
 		s.mux.Handle("GET /metrics", s.metrics.handler())
 	}
 
-	baseCtx, cancelCalls := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancelCalls()
+	baseCtx, cancelCalls := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer cancelCalls(interceptors.ErrServerShuttingDown)
 	drain := make(chan struct{})
 	baseCtx = context.WithValue(baseCtx, drainKey{}, (<-chan struct{})(drain))
 	httpServer := s.httpServer(baseCtx)
@@ -390,7 +391,7 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCalls context.CancelFunc) {
+func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCalls context.CancelCauseFunc) {
 	s.health.setAll(HealthNotServing)
 	s.log.Info("shutting down", "delay", s.cfg.ShutdownDelay, "grace", s.cfg.ShutdownGrace)
 	if s.cfg.ShutdownDelay > 0 {
@@ -401,7 +402,7 @@ func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCa
 	defer cancel()
 	if err := httpServer.Shutdown(graceCtx); err != nil {
 		s.log.Warn("shutdown grace expired; cancelling in-flight calls", "grace", s.cfg.ShutdownGrace)
-		cancelCalls()
+		cancelCalls(interceptors.ErrServerShuttingDown)
 		_ = httpServer.Close()
 	}
 }
@@ -449,6 +450,7 @@ func (s *Server) transportOptions() []connecthttp.Option {
 		compressors = append(compressors, connectgzip.New())
 	}
 	return []connecthttp.Option{
+		connecthttp.WithCodecs(connectproto.NewBinaryCodec(), validate.NewJSONCodec()),
 		connecthttp.WithReadMaxBytes(s.cfg.MaxMessageBytes),
 		connecthttp.WithSendMaxBytes(s.cfg.MaxMessageBytes),
 		connecthttp.WithCompressors(compressors...),

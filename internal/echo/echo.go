@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connectproto"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"github.com/uptrace/bun"
 
 	"github.com/switchboardkit/switchboard"
@@ -76,6 +78,17 @@ func (h *Handler) Fail(ctx context.Context, fail string) error {
 		panic("boom: secret panic text")
 	case "connect":
 		return connect.NewError(connect.CodeFailedPrecondition, "authored message")
+	case "connect_detail":
+		help, _ := connectproto.NewErrorDetail(&errdetails.Help{Links: []*errdetails.Help_Link{{Url: "https://example.com/help"}}})
+		return connect.NewError(connect.CodeFailedPrecondition, "authored message").WithDetail(help)
+	case "connect_errorinfo":
+		info, _ := connectproto.NewErrorDetail(&errdetails.ErrorInfo{Reason: "OWN_REASON", Domain: "echo.example"})
+		return connect.NewError(connect.CodeFailedPrecondition, "authored message").WithDetail(info)
+	case "interrupted":
+		// What a database driver returns when the call's context ends
+		// mid-query: wait for the client to go away, then fail "oddly".
+		<-ctx.Done()
+		return errors.New("interrupted (9)")
 	case "remote":
 		return connect.NewError(connect.CodeNotFound, "downstream said so").WithRemote()
 	case "status":

@@ -149,10 +149,19 @@ func addRollups(ctx context.Context, tx bun.Tx, rollups []*Rollup) error {
 }
 
 // Stats summarizes calls: totals, codes, latency percentiles.
+//
+// Calls the client cancelled ("canceled") are counted (Count, ByCode) but
+// are neither errors nor latency samples: the client went away, the server
+// did nothing wrong, and how long the client waited says nothing of the
+// server's speed.
 type Stats struct {
-	Count         int64
-	ByCode        map[string]int64
-	Errors        int64
+	Count  int64
+	ByCode map[string]int64
+	// Errors counts calls that failed, cancelled ones aside.
+	Errors int64
+	// Timed counts the calls behind LatencySum and Buckets (cancelled ones
+	// aside).
+	Timed         int64
 	LatencySum    time.Duration
 	RequestBytes  int64
 	ResponseBytes int64
@@ -163,15 +172,22 @@ func newStats() *Stats {
 	return &Stats{ByCode: map[string]int64{}, Buckets: make([]int64, len(LatencyBounds)+1)}
 }
 
+// clientCancelled is the code of calls the client cancelled.
+const clientCancelled = "canceled"
+
 func (s *Stats) add(r *Rollup) {
 	s.Count += r.Count
 	s.ByCode[r.Code] += r.Count
+	s.RequestBytes += r.RequestBytes
+	s.ResponseBytes += r.ResponseBytes
+	if r.Code == clientCancelled {
+		return
+	}
 	if r.Code != "ok" {
 		s.Errors += r.Count
 	}
+	s.Timed += r.Count
 	s.LatencySum += time.Duration(r.LatencySumUS) * time.Microsecond
-	s.RequestBytes += r.RequestBytes
-	s.ResponseBytes += r.ResponseBytes
 	for i := range s.Buckets {
 		if i < len(r.Buckets) {
 			s.Buckets[i] += r.Buckets[i]
@@ -179,7 +195,8 @@ func (s *Stats) add(r *Rollup) {
 	}
 }
 
-// ErrorRate is the share of calls that did not end OK (0 with no calls).
+// ErrorRate is the share of calls that did not end OK, calls the client
+// cancelled aside (0 with no calls).
 func (s *Stats) ErrorRate() float64 {
 	if s.Count == 0 {
 		return 0
@@ -187,22 +204,22 @@ func (s *Stats) ErrorRate() float64 {
 	return float64(s.Errors) / float64(s.Count)
 }
 
-// AvgLatency is the mean duration (0 with no calls).
+// AvgLatency is the mean duration of the timed calls (0 with none).
 func (s *Stats) AvgLatency() time.Duration {
-	if s.Count == 0 {
+	if s.Timed == 0 {
 		return 0
 	}
-	return s.LatencySum / time.Duration(s.Count)
+	return s.LatencySum / time.Duration(s.Timed)
 }
 
 // Percentile estimates the q-quantile (0 < q ≤ 1) of latency from the
 // histogram, interpolating linearly inside the bucket that holds it; in the
 // open last bucket it answers the last bound.
 func (s *Stats) Percentile(q float64) time.Duration {
-	if s.Count == 0 {
+	if s.Timed == 0 {
 		return 0
 	}
-	rank := q * float64(s.Count)
+	rank := q * float64(s.Timed)
 	var seen float64
 	for i, n := range s.Buckets {
 		if n == 0 {
@@ -298,6 +315,7 @@ func SumStats(byProcedure map[string]*Stats) *Stats {
 	for _, s := range byProcedure {
 		total.Count += s.Count
 		total.Errors += s.Errors
+		total.Timed += s.Timed
 		total.LatencySum += s.LatencySum
 		total.RequestBytes += s.RequestBytes
 		total.ResponseBytes += s.ResponseBytes

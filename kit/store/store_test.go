@@ -251,6 +251,10 @@ func TestLogWriter_CountedAndDroppedCallsStayInTheStatistics(t *testing.T) {
 		if s := stats["a.B/C"]; s == nil || s.Count != 8 || s.ByCode["ok"] != 3 || s.ByCode["canceled"] != 5 {
 			t.Errorf("statistics %+v, want 8 calls: 3 ok (one dropped row among them), 5 canceled", s)
 		}
+		// Calls the client cancelled are neither errors nor latency samples.
+		if s := stats["a.B/C"]; s.ErrorRate() != 0 || s.Timed != 3 || s.AvgLatency() != time.Millisecond {
+			t.Errorf("error rate %v, timed %d, avg %v; want 0, 3, 1ms", s.ErrorRate(), s.Timed, s.AvgLatency())
+		}
 		if _, dropped, _, _ := w.Stats(); dropped != 1 || w.Counted() != 5 {
 			t.Errorf("dropped %d counted %d, want 1 and 5", dropped, w.Counted())
 		}

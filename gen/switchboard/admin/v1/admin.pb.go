@@ -94,11 +94,14 @@ func (x *Window) GetTo() *timestamppb.Timestamp {
 	return nil
 }
 
+// Stats of a set of calls. Calls the client cancelled ("canceled") are in
+// count and by_code but neither in error_rate nor in the latencies.
 type Stats struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Count int64                  `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
 	// Calls by code name ("ok", "not_found", …).
-	ByCode        map[string]int64     `protobuf:"bytes,2,rep,name=by_code,json=byCode,proto3" json:"by_code,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	ByCode map[string]int64 `protobuf:"bytes,2,rep,name=by_code,json=byCode,proto3" json:"by_code,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
+	// Share of calls that did not end OK, cancelled ones aside.
 	ErrorRate     float64              `protobuf:"fixed64,3,opt,name=error_rate,json=errorRate,proto3" json:"error_rate,omitempty"`
 	AvgLatency    *durationpb.Duration `protobuf:"bytes,4,opt,name=avg_latency,json=avgLatency,proto3" json:"avg_latency,omitempty"`
 	P50Latency    *durationpb.Duration `protobuf:"bytes,5,opt,name=p50_latency,json=p50Latency,proto3" json:"p50_latency,omitempty"`
@@ -248,7 +251,9 @@ func (x *GetOverviewRequest) GetWindow() *Window {
 }
 
 type GetOverviewResponse struct {
-	state          protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Every call of the window; its latencies are those of unary calls only (a
+	// stream lasts as long as its client watches).
 	Stats          *Stats                 `protobuf:"bytes,1,opt,name=stats,proto3" json:"stats,omitempty"`
 	CallsPerMinute float64                `protobuf:"fixed64,2,opt,name=calls_per_minute,json=callsPerMinute,proto3" json:"calls_per_minute,omitempty"`
 	From           *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=from,proto3" json:"from,omitempty"`
