@@ -19,7 +19,7 @@ func TestJSONCodec_UnknownEnumNamesAreViolationsUnknownFieldsAreNot(t *testing.T
 	}{
 		{`{"name":"a","type":"TYPE_STRING"}`, nil},
 		{`{"name":"a","type":"TYPE_STRING","addedLater":1}`, nil}, // unknown field: ignored
-		{`{"type":9}`, nil},                                        // numbers are protojson's business
+		{`{"type":9}`, nil}, // numbers are protojson's business
 		{`{"type":"TYPE_NOPE"}`, []string{"type"}},
 		{`{"type":"TYPE_NOPE","label":"LABEL_NOPE","addedLater":true}`, []string{"label", "type"}},
 		{`{"messageType":[{"field":[{"name":"ok","type":"TYPE_INT32"},{"type":"X"}]}]}`, []string{"message_type[0].field[1].type"}},

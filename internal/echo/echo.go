@@ -15,8 +15,8 @@ import (
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connectproto"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"github.com/uptrace/bun"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 
 	"github.com/switchboardkit/switchboard"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
