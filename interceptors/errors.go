@@ -51,6 +51,7 @@ const (
 	ReasonNotImplemented      = "NOT_IMPLEMENTED"
 	ReasonDatabaseUnavailable = "DATABASE_UNAVAILABLE"
 	ReasonPanic               = "PANIC"
+	ReasonResponseTooLarge    = "RESPONSE_TOO_LARGE"
 	ReasonInternal            = "INTERNAL"
 )
 
@@ -187,6 +188,11 @@ func (o *errorsOptions) mapError(ctx context.Context, spec connect.Spec, err err
 		case cerr.Code() == connect.CodeInvalidArgument && isValidation(err):
 			// A violation found while decoding (an unknown enum name).
 			return o.build(ctx, o.rules[o.validationRule()], err)
+		case cerr.Code() == connect.CodeResourceExhausted && strings.Contains(cerr.Message(), "exceeds sendMaxBytes"):
+			// The transport's send limit: its text names an internal option.
+			o.logCause(ctx, spec, connect.CodeResourceExhausted, err)
+			return o.build(ctx, ErrorRule{Code: connect.CodeResourceExhausted, Reason: ReasonResponseTooLarge,
+				Message: "the response is larger than this server is configured to send"}, err)
 		}
 		return o.withErrorInfo(ctx, cerr)
 	}

@@ -29,9 +29,14 @@ type Config struct {
 	TLSKeyFile  string
 	// Reflection serves gRPC server reflection (v1 and v1alpha).
 	Reflection bool
-	// MaxMessageBytes caps one message, received or sent, before and after
-	// decompression. Larger messages fail with RESOURCE_EXHAUSTED.
-	MaxMessageBytes int
+	// MaxReceiveBytes caps one received message, before and after
+	// decompression; a larger one fails the call with RESOURCE_EXHAUSTED.
+	// 0: no limit.
+	MaxReceiveBytes int
+	// MaxSendBytes caps one sent message; a handler's larger response fails
+	// with RESOURCE_EXHAUSTED (RESPONSE_TOO_LARGE). 0 (the default): no
+	// limit — a server should not refuse to answer what it was asked.
+	MaxSendBytes int
 	// Gzip lets the server compress responses for clients that accept gzip.
 	Gzip bool
 	// CompressMinBytes is the smallest response message that is compressed:
@@ -155,7 +160,7 @@ func DefaultConfig() Config {
 		Addr:                 ":8080",
 		DSN:                  "sqlite:data/switchboard.db",
 		Reflection:           false,
-		MaxMessageBytes:      4 << 20,
+		MaxReceiveBytes:      4 << 20,
 		Gzip:                 true,
 		CompressMinBytes:     1024,
 		ReadHeaderTimeout:    10 * time.Second,
@@ -183,8 +188,8 @@ func DefaultConfig() Config {
 }
 
 // knob binds one Config field to its flag and environment variable. The flag
-// name is the single source: "max-message-bytes" is read from
-// SWITCHBOARD_MAX_MESSAGE_BYTES.
+// name is the single source: "max-receive-bytes" is read from
+// SWITCHBOARD_MAX_RECEIVE_BYTES.
 type knob struct {
 	name  string
 	usage string
@@ -198,7 +203,8 @@ func (c *Config) knobs() []knob {
 		{"tls-cert", "TLS certificate file (PEM); with -tls-key, serve TLS only", (*stringValue)(&c.TLSCertFile)},
 		{"tls-key", "TLS private key file (PEM)", (*stringValue)(&c.TLSKeyFile)},
 		{"reflection", "serve gRPC server reflection", (*boolValue)(&c.Reflection)},
-		{"max-message-bytes", "largest message received or sent, in bytes", (*intValue)(&c.MaxMessageBytes)},
+		{"max-receive-bytes", "largest message received, in bytes (0: no limit)", (*intValue)(&c.MaxReceiveBytes)},
+		{"max-send-bytes", "largest message sent, in bytes (0: no limit)", (*intValue)(&c.MaxSendBytes)},
 		{"gzip", "compress responses for clients that accept gzip", (*boolValue)(&c.Gzip)},
 		{"compress-min-bytes", "smallest response message that is compressed", (*intValue)(&c.CompressMinBytes)},
 		{"read-header-timeout", "time allowed to read request headers", (*durationValue)(&c.ReadHeaderTimeout)},
@@ -275,8 +281,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: dsn is empty")
 	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
 		return fmt.Errorf("kit: tls-cert and tls-key must be set together")
-	case c.MaxMessageBytes <= 0:
-		return fmt.Errorf("kit: max-message-bytes must be positive")
+	case c.MaxReceiveBytes < 0, c.MaxSendBytes < 0:
+		return fmt.Errorf("kit: max-receive-bytes and max-send-bytes must not be negative (0: no limit)")
 	case c.CompressMinBytes < 0:
 		return fmt.Errorf("kit: compress-min-bytes must not be negative")
 	case c.MaxConcurrentStreams <= 0:

@@ -14,7 +14,7 @@ func TestConfig_FlagsBeatEnvBeatsDefaults(t *testing.T) {
 	cfg := kit.DefaultConfig()
 	env := map[string]string{
 		"SWITCHBOARD_ADDR":              "127.0.0.1:9000",
-		"SWITCHBOARD_MAX_MESSAGE_BYTES": "1024",
+		"SWITCHBOARD_MAX_RECEIVE_BYTES": "1024",
 		"SWITCHBOARD_GZIP":              "false",
 		"SWITCHBOARD_SHUTDOWN_GRACE":    "3s",
 	}
@@ -32,7 +32,7 @@ func TestConfig_FlagsBeatEnvBeatsDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"addr (flag over env)", cfg.Addr, "127.0.0.1:0"},
-		{"max message bytes (env)", cfg.MaxMessageBytes, 1024},
+		{"max message bytes (env)", cfg.MaxReceiveBytes, 1024},
 		{"gzip (env)", cfg.Gzip, false},
 		{"shutdown grace (env)", cfg.ShutdownGrace, 3 * time.Second},
 		{"reflection (flag)", cfg.Reflection, true},
@@ -65,13 +65,13 @@ func TestConfig_MalformedEnvNamesTheVariable(t *testing.T) {
 
 func TestConfig_ValidateRejectsImpossibleValues(t *testing.T) {
 	for name, mutate := range map[string]func(*kit.Config){
-		"empty addr":          func(c *kit.Config) { c.Addr = "" },
-		"empty dsn":           func(c *kit.Config) { c.DSN = "" },
-		"cert without key":    func(c *kit.Config) { c.TLSCertFile = "cert.pem" },
-		"zero message size":   func(c *kit.Config) { c.MaxMessageBytes = 0 },
-		"zero streams":        func(c *kit.Config) { c.MaxConcurrentStreams = 0 },
-		"negative grace":      func(c *kit.Config) { c.ShutdownGrace = -time.Second },
-		"zero header timeout": func(c *kit.Config) { c.ReadHeaderTimeout = 0 },
+		"empty addr":            func(c *kit.Config) { c.Addr = "" },
+		"empty dsn":             func(c *kit.Config) { c.DSN = "" },
+		"cert without key":      func(c *kit.Config) { c.TLSCertFile = "cert.pem" },
+		"negative message size": func(c *kit.Config) { c.MaxReceiveBytes = -1 },
+		"zero streams":          func(c *kit.Config) { c.MaxConcurrentStreams = 0 },
+		"negative grace":        func(c *kit.Config) { c.ShutdownGrace = -time.Second },
+		"zero header timeout":   func(c *kit.Config) { c.ReadHeaderTimeout = 0 },
 	} {
 		cfg := kit.DefaultConfig()
 		mutate(&cfg)

@@ -451,8 +451,8 @@ func (s *Server) transportOptions() []connecthttp.Option {
 	}
 	return []connecthttp.Option{
 		connecthttp.WithCodecs(connectproto.NewBinaryCodec(), validate.NewJSONCodec()),
-		connecthttp.WithReadMaxBytes(s.cfg.MaxMessageBytes),
-		connecthttp.WithSendMaxBytes(s.cfg.MaxMessageBytes),
+		connecthttp.WithReadMaxBytes(s.cfg.MaxReceiveBytes),
+		connecthttp.WithSendMaxBytes(s.cfg.MaxSendBytes),
 		connecthttp.WithCompressors(compressors...),
 		connecthttp.WithCompressMinBytes(s.cfg.CompressMinBytes),
 	}

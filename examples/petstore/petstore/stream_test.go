@@ -242,8 +242,8 @@ func TestShutdown_EndsWatchCleanlyAndRefusesNewCalls(t *testing.T) {
 	}
 }
 
-func TestMaxMessageBytes_LargerRequestIsResourceExhausted(t *testing.T) {
-	env := start(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.MaxMessageBytes = 64 << 10 })
+func TestMaxReceiveBytes_LargerRequestIsResourceExhausted(t *testing.T) {
+	env := start(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.MaxReceiveBytes = 64 << 10 })
 	big := dog(strings.Repeat("x", 100<<10))
 	for name, client := range env.clients(t) {
 		_, err := client.CreatePet(t.Context(), &petstorev1.CreatePetRequest{Pet: big})
