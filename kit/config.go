@@ -27,6 +27,19 @@ type Config struct {
 	// start; the server never falls back to plaintext.
 	TLSCertFile string
 	TLSKeyFile  string
+	// TLSClientAuth asks clients for certificates (mTLS): "none" (the
+	// default), "verify-if-given" (a certificate is optional, but one that is
+	// sent must verify against TLSClientCAFile) or "require". A verified
+	// certificate authenticates its caller (interceptors.ClientCerts), beside
+	// API keys; a key sent with the call wins.
+	TLSClientAuth string
+	// TLSClientCAFile holds the CA certificates (PEM) client certificates
+	// must chain to.
+	TLSClientCAFile string
+	// TLSClientScopes grant scopes to certificate identities, as
+	// "identity=scope" items; an identity is a URI SAN (SPIFFE id), DNS SAN
+	// or subject common name.
+	TLSClientScopes []string
 	// Reflection serves gRPC server reflection (v1 and v1alpha).
 	Reflection bool
 	// MaxReceiveBytes caps one received message, before and after
@@ -174,6 +187,7 @@ func DefaultConfig() Config {
 		LogFlushInterval:     200 * time.Millisecond,
 		LogRetention:         30 * 24 * time.Hour,
 		LogFailedRowsPerPeer: 600,
+		TLSClientAuth:        "none",
 		APIKeyHeader:         "X-Api-Key",
 		APIKeyCacheTTL:       10 * time.Second,
 		AuthFailureLimit:     20,
@@ -202,6 +216,9 @@ func (c *Config) knobs() []knob {
 		{"dsn", "database: postgres://… or a SQLite path (sqlite:path, file:path)", (*stringValue)(&c.DSN)},
 		{"tls-cert", "TLS certificate file (PEM); with -tls-key, serve TLS only", (*stringValue)(&c.TLSCertFile)},
 		{"tls-key", "TLS private key file (PEM)", (*stringValue)(&c.TLSKeyFile)},
+		{"tls-client-auth", "client certificates: none, verify-if-given or require", (*stringValue)(&c.TLSClientAuth)},
+		{"tls-client-ca", "CA certificates (PEM) that client certificates must chain to", (*stringValue)(&c.TLSClientCAFile)},
+		{"tls-client-scopes", "comma-separated identity=scope grants for client certificates", (*listValue)(&c.TLSClientScopes)},
 		{"reflection", "serve gRPC server reflection", (*boolValue)(&c.Reflection)},
 		{"max-receive-bytes", "largest message received, in bytes (0: no limit)", (*intValue)(&c.MaxReceiveBytes)},
 		{"max-send-bytes", "largest message sent, in bytes (0: no limit)", (*intValue)(&c.MaxSendBytes)},
@@ -281,6 +298,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: dsn is empty")
 	case (c.TLSCertFile == "") != (c.TLSKeyFile == ""):
 		return fmt.Errorf("kit: tls-cert and tls-key must be set together")
+	case c.TLSClientAuth != "none" && c.TLSClientAuth != "verify-if-given" && c.TLSClientAuth != "require":
+		return fmt.Errorf("kit: tls-client-auth %q: want none, verify-if-given or require", c.TLSClientAuth)
+	case c.TLSClientAuth != "none" && (c.TLSCertFile == "" || c.TLSClientCAFile == ""):
+		return fmt.Errorf("kit: tls-client-auth needs tls-cert, tls-key and tls-client-ca")
 	case c.MaxReceiveBytes < 0, c.MaxSendBytes < 0:
 		return fmt.Errorf("kit: max-receive-bytes and max-send-bytes must not be negative (0: no limit)")
 	case c.CompressMinBytes < 0:
@@ -302,6 +323,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := c.trustedProxies(); err != nil {
 		return err
+	}
+	if _, err := interceptors.ParseIdentityScopes(c.TLSClientScopes); err != nil {
+		return fmt.Errorf("kit: tls-client-scopes: %w", err)
 	}
 	if _, err := interceptors.ParseDeadlines(c.DefaultDeadlines); err != nil {
 		return fmt.Errorf("kit: default-deadlines: %w", err)

@@ -3,11 +3,13 @@ package kit
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -42,10 +44,12 @@ type Server struct {
 
 	validator *validate.Engine
 	apiKeys   *interceptors.APIKeys // nil when another Authenticator is used
-	logWriter *store.LogWriter
-	limiter   *interceptors.Limiter
-	events    *eventBus
-	metrics   *metrics // nil when Config.Metrics is off
+	// clientCerts authenticates TLS client certificates; nil without mTLS.
+	clientCerts *interceptors.ClientCerts
+	logWriter   *store.LogWriter
+	limiter     *interceptors.Limiter
+	events      *eventBus
+	metrics     *metrics // nil when Config.Metrics is off
 
 	ready     chan struct{}
 	addr      net.Addr
@@ -150,6 +154,9 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			MinVersion:   tls.VersionTLS12,
 			NextProtos:   []string{"h2", "http/1.1"},
 		}
+		if err := s.clientAuth(); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.openDB(o.migrations); err != nil {
 		return nil, err
@@ -168,6 +175,31 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	}
 	s.mux.HandleFunc("GET /healthz", s.serveHealthz)
 	return s, nil
+}
+
+// clientAuth sets up client certificates (mTLS) when configured: the TLS
+// handshake verifies them against the client CA, ClientCerts turns them into
+// principals.
+func (s *Server) clientAuth() error {
+	switch s.cfg.TLSClientAuth {
+	case "verify-if-given":
+		s.tls.ClientAuth = tls.VerifyClientCertIfGiven
+	case "require":
+		s.tls.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return nil
+	}
+	pem, err := os.ReadFile(s.cfg.TLSClientCAFile)
+	if err != nil {
+		return fmt.Errorf("kit: read tls-client-ca: %w", err)
+	}
+	s.tls.ClientCAs = x509.NewCertPool()
+	if !s.tls.ClientCAs.AppendCertsFromPEM(pem) {
+		return fmt.Errorf("kit: tls-client-ca %s holds no PEM certificate", s.cfg.TLSClientCAFile)
+	}
+	scopes, _ := interceptors.ParseIdentityScopes(s.cfg.TLSClientScopes) // checked by Validate
+	s.clientCerts = interceptors.NewClientCerts(scopes)
+	return nil
 }
 
 // openDB opens the database and applies the kit's migrations, then the
@@ -216,6 +248,9 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 			Header: cfg.APIKeyHeader, CacheTTL: cfg.APIKeyCacheTTL, Logger: s.log,
 		})
 		authn = s.apiKeys
+	}
+	if s.clientCerts != nil {
+		authn = interceptors.FirstOf(authn, s.clientCerts)
 	}
 	logOpts := []interceptors.RequestLogOption{
 		interceptors.WithLogLogger(s.log),
