@@ -241,18 +241,16 @@ func (o *errorsOptions) validationRule() int {
 	return 0
 }
 
-// withErrorInfo makes an error authored elsewhere — a handler's
-// connect.Errorf, the transport's decode errors — carry what every error the
-// kit sends carries: a google.rpc.ErrorInfo with a reason (the code's name,
-// "NOT_FOUND") and the request id. Its code, message and details stay as
-// they are; an error that has its own ErrorInfo is left alone.
+// withErrorInfo makes an error authored elsewhere without details — a
+// handler's bare connect.Errorf, the transport's decode errors — carry what
+// every error the kit sends carries: a google.rpc.ErrorInfo with a reason
+// (the code's name, "NOT_FOUND") and the request id. Its code and message
+// stay as they are. An error that comes with details of its own is sent
+// exactly as authored: its author chose what the client gets, and clients
+// (the conformance suite among them) may rely on that exact list.
 func (o *errorsOptions) withErrorInfo(ctx context.Context, cerr *connect.Error) *connect.Error {
-	for _, d := range cerr.Details() {
-		if msg, err := connectproto.UnmarshalErrorDetail(d); err == nil {
-			if _, ok := msg.(*errdetails.ErrorInfo); ok {
-				return cerr
-			}
-		}
+	if len(cerr.Details()) > 0 {
+		return cerr
 	}
 	info := &errdetails.ErrorInfo{Reason: ReasonForCode(cerr.Code()), Domain: o.domain}
 	if id := switchboard.RequestIDFromContext(ctx); id != "" {
