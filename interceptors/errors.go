@@ -106,9 +106,10 @@ func validationDetails(err error) (string, []proto.Message) {
 }
 
 type errorsOptions struct {
-	rules  []ErrorRule
-	domain string
-	logger *slog.Logger
+	rules      []ErrorRule
+	domain     string
+	logger     *slog.Logger
+	asAuthored bool
 }
 
 // ErrorsOption configures Errors.
@@ -122,6 +123,15 @@ func WithErrorRules(rules ...ErrorRule) ErrorsOption {
 // WithErrorDomain sets google.rpc.ErrorInfo.domain (default "switchboard").
 func WithErrorDomain(domain string) ErrorsOption {
 	return func(o *errorsOptions) { o.domain = domain }
+}
+
+// WithAuthoredErrorsAsIs sends a *connect.Error authored by a handler or by
+// the transport (a decode error, a size limit) exactly as authored, without
+// the ErrorInfo the kit otherwise appends. Errors the kit maps or authors
+// still carry theirs. For protocol test suites and for services whose
+// clients compare error details exactly; off by default.
+func WithAuthoredErrorsAsIs() ErrorsOption {
+	return func(o *errorsOptions) { o.asAuthored = true }
 }
 
 // WithErrorLogger sets where causes and panics are logged (default
@@ -241,16 +251,22 @@ func (o *errorsOptions) validationRule() int {
 	return 0
 }
 
-// withErrorInfo makes an error authored elsewhere without details — a
-// handler's bare connect.Errorf, the transport's decode errors — carry what
-// every error the kit sends carries: a google.rpc.ErrorInfo with a reason
-// (the code's name, "NOT_FOUND") and the request id. Its code and message
-// stay as they are. An error that comes with details of its own is sent
-// exactly as authored: its author chose what the client gets, and clients
-// (the conformance suite among them) may rely on that exact list.
+// withErrorInfo makes an error authored elsewhere — a handler's
+// connect.Errorf, the transport's decode errors — carry what every error the
+// kit sends carries: a google.rpc.ErrorInfo with a reason (the code's name,
+// "NOT_FOUND") and the request id, appended after its own details. Its code,
+// message and details stay as they are; an error that has an ErrorInfo of
+// its own is left alone. With WithAuthoredErrorsAsIs it adds nothing.
 func (o *errorsOptions) withErrorInfo(ctx context.Context, cerr *connect.Error) *connect.Error {
-	if len(cerr.Details()) > 0 {
+	if o.asAuthored {
 		return cerr
+	}
+	for _, d := range cerr.Details() {
+		if msg, err := connectproto.UnmarshalErrorDetail(d); err == nil {
+			if _, ok := msg.(*errdetails.ErrorInfo); ok {
+				return cerr
+			}
+		}
 	}
 	info := &errdetails.ErrorInfo{Reason: ReasonForCode(cerr.Code()), Domain: o.domain}
 	if id := switchboard.RequestIDFromContext(ctx); id != "" {

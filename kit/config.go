@@ -157,6 +157,14 @@ type Config struct {
 	// CORSMaxAge is how long browsers may cache a preflight answer.
 	CORSMaxAge time.Duration
 
+	// ErrorInfo decides which errors carry the kit's google.rpc.ErrorInfo
+	// (reason, request id): "all" (the default) — every error, a handler's
+	// or the transport's *connect.Error included, unless it has an ErrorInfo
+	// of its own; "mapped" — only errors the kit maps or authors, while a
+	// *connect.Error authored elsewhere is sent exactly as authored (what
+	// the Connect conformance suite demands).
+	ErrorInfo string
+
 	// Metrics serves Prometheus metrics at /metrics on the same port.
 	Metrics bool
 	// Admin serves the admin API (switchboard.admin.v1.AdminService,
@@ -196,6 +204,7 @@ func DefaultConfig() Config {
 		MaxStreamsPerMethod:  500,
 		MaxAnonymousStreams:  200,
 		CORSMaxAge:           2 * time.Hour,
+		ErrorInfo:            "all",
 		Metrics:              true,
 		Admin:                true,
 	}
@@ -257,6 +266,7 @@ func (c *Config) knobs() []knob {
 		{"cors-allowed-origins", "comma-separated origins browsers may call from (empty: CORS off)", (*listValue)(&c.CORSAllowedOrigins)},
 		{"cors-allow-credentials", "allow credentialed cross-origin calls", (*boolValue)(&c.CORSAllowCredentials)},
 		{"cors-max-age", "how long browsers cache a preflight answer", (*durationValue)(&c.CORSMaxAge)},
+		{"error-info", "which errors carry the kit's ErrorInfo: all, or mapped (connect errors authored elsewhere go as authored)", (*stringValue)(&c.ErrorInfo)},
 		{"metrics", "serve Prometheus metrics at /metrics", (*boolValue)(&c.Metrics)},
 		{"admin", "serve the admin API (keys need the scope admin)", (*boolValue)(&c.Admin)},
 	}
@@ -318,6 +328,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: log-failed-rows-per-peer must not be negative")
 	case c.LogQueueSize <= 0, c.LogBatchSize <= 0, c.LogFlushInterval <= 0:
 		return fmt.Errorf("kit: log-queue-size, log-batch-size and log-flush-interval must be positive")
+	case c.ErrorInfo != "all" && c.ErrorInfo != "mapped":
+		return fmt.Errorf("kit: error-info %q: want all or mapped", c.ErrorInfo)
 	case c.APIKeyHeader == "":
 		return fmt.Errorf("kit: api-key-header is empty")
 	}

@@ -222,7 +222,7 @@ func TestErrors_EveryRowOfTheTableOverEveryProtocol(t *testing.T) {
 		{"boom", "x", connect.CodeInternal, "INTERNAL", "internal error", nil, false},
 		{"remote", "x", connect.CodeInternal, "INTERNAL", "internal error", nil, false},
 		{"connect", "x", connect.CodeFailedPrecondition, "FAILED_PRECONDITION", "authored message", nil, false},
-		{"connect_detail", "x", connect.CodeFailedPrecondition, "", "authored message", nil, false},
+		{"connect_detail", "x", connect.CodeFailedPrecondition, "FAILED_PRECONDITION", "authored message", nil, false},
 		{"connect_errorinfo", "x", connect.CodeFailedPrecondition, "OWN_REASON", "authored message", nil, false},
 		{"status", "x", connect.CodeFailedPrecondition, "QUOTA_EXCEEDED", "widget quota exceeded", nil, false},
 	}
@@ -247,7 +247,7 @@ func TestErrors_EveryRowOfTheTableOverEveryProtocol(t *testing.T) {
 				if got.help != (row.fail == "connect_detail") {
 					t.Errorf("fail=%q: the handler's own Help detail: %v", row.fail, got.help)
 				}
-				if row.fail != "connect_errorinfo" && row.fail != "connect_detail" && len(got.requestID) == 0 {
+				if row.fail != "connect_errorinfo" && len(got.requestID) == 0 {
 					t.Errorf("fail=%q: no ErrorInfo with the request_id", row.fail)
 				}
 			}
@@ -312,5 +312,17 @@ func TestErrors_UserRulesComeBeforeTheDefaults(t *testing.T) {
 		&switchboardtestv1.EchoRequest{Text: "x", Fail: "out-of-stock"}, env.key)
 	if got.code != connect.CodeFailedPrecondition || got.reason != "OUT_OF_STOCK" || got.message != "the item is out of stock" {
 		t.Errorf("custom rule: %+v", got)
+	}
+}
+
+func TestErrors_MappedModeSendsConnectErrorsAsAuthored(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.ErrorInfo = "mapped" })
+	for name, call := range env.callers(t) {
+		for fail, wantReason := range map[string]string{"connect": "", "connect_detail": "", "not_found": "NOT_FOUND", "boom": "INTERNAL"} {
+			got, _ := call(t, &switchboardtestv1.EchoRequest{Text: "x", Fail: fail})
+			if got.reason != wantReason || got.help != (fail == "connect_detail") {
+				t.Errorf("%s fail=%q: reason %q help %v, want %q", name, fail, got.reason, got.help, wantReason)
+			}
+		}
 	}
 }

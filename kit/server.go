@@ -271,6 +271,13 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	for _, fn := range o.observers {
 		logOpts = append(logOpts, interceptors.WithCallObserver(fn))
 	}
+	errorOpts := []interceptors.ErrorsOption{
+		interceptors.WithErrorLogger(s.log),
+		interceptors.WithErrorRules(o.errorRules...),
+	}
+	if cfg.ErrorInfo == "mapped" {
+		errorOpts = append(errorOpts, interceptors.WithAuthoredErrorsAsIs())
+	}
 	deadlines, _ := interceptors.ParseDeadlines(cfg.DefaultDeadlines) // checked by Validate
 	s.limiter = interceptors.NewLimiter(append(deadlines,
 		interceptors.WithMaxInFlight(cfg.MaxInFlight),
@@ -290,12 +297,9 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 			interceptors.WithFailureLimit(cfg.AuthFailureLimit, cfg.AuthFailureWindow),
 			interceptors.WithRejectionObserver(s.publishRejection),
 		},
-		Limiter: s.limiter,
-		Tracer:  o.tracer,
-		Errors: []interceptors.ErrorsOption{
-			interceptors.WithErrorLogger(s.log),
-			interceptors.WithErrorRules(o.errorRules...),
-		},
+		Limiter:   s.limiter,
+		Tracer:    o.tracer,
+		Errors:    errorOpts,
 		Validator: s.validator,
 	})
 }
