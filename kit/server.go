@@ -51,6 +51,7 @@ type Server struct {
 	events      *eventBus
 	metrics     *metrics // nil when Config.Metrics is off
 
+	handlers  *handlerTracker
 	ready     chan struct{}
 	addr      net.Addr
 	closeOnce sync.Once
@@ -142,6 +143,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 		health:    newHealth(),
 		validator: o.validator,
 		events:    newEventBus(),
+		handlers:  newHandlerTracker(),
 		ready:     make(chan struct{}),
 	}
 	if cfg.TLSCertFile != "" {
@@ -365,9 +367,12 @@ func (s *Server) Close() error {
 //     cleanly;
 //  3. in-flight calls get ShutdownGrace to finish; then their contexts are
 //     cancelled and remaining connections closed;
-//  4. queued request-log records are written (bounded by ShutdownGrace) and
+//  4. Run waits for every handler to return — a handler whose client went
+//     away outlives its connection — for what is left of ShutdownGrace, and
+//     at least a second after cancelling them, so each call's record is made;
+//  5. queued request-log records are written (bounded by ShutdownGrace) and
 //     API-key last-use times flushed;
-//  5. the database closes.
+//  6. the database closes.
 //
 // Run returns nil after a shutdown caused by ctx, or the error that stopped
 // the listener.
@@ -437,12 +442,24 @@ func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCa
 		time.Sleep(s.cfg.ShutdownDelay)
 	}
 	close(drain)
-	graceCtx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	deadline := time.Now().Add(s.cfg.ShutdownGrace)
+	graceCtx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
-	if err := httpServer.Shutdown(graceCtx); err != nil {
-		s.log.Warn("shutdown grace expired; cancelling in-flight calls", "grace", s.cfg.ShutdownGrace)
+	err := httpServer.Shutdown(graceCtx)
+	// Connections are idle or gone; handlers may still run (their clients
+	// left). Give them what is left of the grace period.
+	if err == nil && !s.handlers.wait(time.Until(deadline)) {
+		err = context.DeadlineExceeded
+	}
+	if err != nil {
+		s.log.Warn("shutdown grace expired; cancelling in-flight calls", "grace", s.cfg.ShutdownGrace,
+			"handlers", s.handlers.running())
 		cancelCalls(interceptors.ErrServerShuttingDown)
 		_ = httpServer.Close()
+		if !s.handlers.wait(time.Second) {
+			s.log.Error("handlers still running after cancellation; their calls are not logged",
+				"handlers", s.handlers.running())
+		}
 	}
 }
 
@@ -468,7 +485,7 @@ func (s *Server) httpServer(baseCtx context.Context) *http.Server {
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	return &http.Server{
-		Handler:           s.corsHandler(bodyTimeout(s.mux, s.cfg.ReadBodyTimeout, s.clientStreamPaths())),
+		Handler:           s.handlers.wrap(s.corsHandler(bodyTimeout(s.mux, s.cfg.ReadBodyTimeout, s.clientStreamPaths()))),
 		Protocols:         protocols,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,

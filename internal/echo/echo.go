@@ -84,6 +84,11 @@ func (h *Handler) Fail(ctx context.Context, fail string) error {
 	case "connect_errorinfo":
 		info, _ := connectproto.NewErrorDetail(&errdetails.ErrorInfo{Reason: "OWN_REASON", Domain: "echo.example"})
 		return connect.NewError(connect.CodeFailedPrecondition, "authored message").WithDetail(info)
+	case "linger":
+		// Work that does not watch its context: it outlives a client that
+		// went away.
+		time.Sleep(500 * time.Millisecond)
+		return nil
 	case "interrupted":
 		// What a database driver returns when the call's context ends
 		// mid-query: wait for the client to go away, then fail "oddly".
