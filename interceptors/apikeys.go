@@ -25,7 +25,8 @@ import (
 // through Forget). Last-used times are collected in memory and written in one
 // batch every FlushInterval, never on the call's path.
 type APIKeys struct {
-	db       *bun.DB
+	db       *bun.DB // reads: key lookups
+	writer   *bun.DB // last-used times
 	header   string
 	cacheTTL time.Duration
 	flush    time.Duration
@@ -50,9 +51,11 @@ type APIKeysOptions struct {
 	Logger        *slog.Logger
 }
 
-// NewAPIKeys returns the authenticator; run Run in a goroutine to flush
-// last-used times.
-func NewAPIKeys(db *bun.DB, opts APIKeysOptions) *APIKeys {
+// NewAPIKeys returns the authenticator: it looks keys up through reader (a
+// read pool, so auth never waits behind writers) and records last-used
+// times through writer; run Run in a goroutine to flush them. reader and
+// writer may be the same handle.
+func NewAPIKeys(reader, writer *bun.DB, opts APIKeysOptions) *APIKeys {
 	if opts.Header == "" {
 		opts.Header = "X-Api-Key"
 	}
@@ -66,7 +69,7 @@ func NewAPIKeys(db *bun.DB, opts APIKeysOptions) *APIKeys {
 		opts.Logger = slog.Default()
 	}
 	return &APIKeys{
-		db: db, header: opts.Header, cacheTTL: opts.CacheTTL, flush: opts.FlushInterval,
+		db: reader, writer: writer, header: opts.Header, cacheTTL: opts.CacheTTL, flush: opts.FlushInterval,
 		logger: opts.Logger, now: time.Now,
 		cache: make(map[string]cachedKey), used: make(map[string]time.Time),
 	}
@@ -169,7 +172,7 @@ func (a *APIKeys) Flush(ctx context.Context) {
 	used := a.used
 	a.used = make(map[string]time.Time)
 	a.mu.Unlock()
-	if err := store.TouchAPIKeys(ctx, a.db, used); err != nil {
+	if err := store.TouchAPIKeys(ctx, a.writer, used); err != nil {
 		a.logger.Warn("api keys: could not record last use", "keys", len(used), "error", err)
 	}
 }

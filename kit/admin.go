@@ -78,7 +78,7 @@ func (a *adminService) GetOverview(ctx context.Context, req *adminv1.GetOverview
 	if err != nil {
 		return nil, err
 	}
-	byProc, err := store.StatsByProcedure(ctx, a.s.db, from, to)
+	byProc, err := store.StatsByProcedure(ctx, a.s.reader, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +118,7 @@ func (a *adminService) methods(ctx context.Context, w *adminv1.Window) ([]*admin
 	if err != nil {
 		return nil, nil, err
 	}
-	byProc, err := store.StatsByProcedure(ctx, a.s.db, from, to)
+	byProc, err := store.StatsByProcedure(ctx, a.s.reader, from, to)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,7 +190,7 @@ func (a *adminService) GetTimeline(ctx context.Context, req *adminv1.GetTimeline
 	if procedure == "" && req.GetService() != "" {
 		procedure = req.GetService() + "/"
 	}
-	points, err := store.Timeline(ctx, a.s.db, procedure, from, to, step)
+	points, err := store.Timeline(ctx, a.s.reader, procedure, from, to, step)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func (a *adminService) ListRequestLogs(ctx context.Context, req *adminv1.ListReq
 		}
 	}
 	var rows []*store.RequestLog
-	q := a.s.db.NewSelect().Model(&rows)
+	q := a.s.reader.NewSelect().Model(&rows)
 	if req.GetWindow() != nil {
 		from, to, err := window(req.GetWindow())
 		if err != nil {
@@ -276,7 +276,7 @@ func likeEscape(s string) string {
 
 func (a *adminService) GetRequestLog(ctx context.Context, req *adminv1.GetRequestLogRequest) (*adminv1.GetRequestLogResponse, error) {
 	row := new(store.RequestLog)
-	err := a.s.db.NewSelect().Model(row).Where("request_id = ?", req.GetRequestId()).OrderExpr("id DESC").Limit(1).Scan(ctx)
+	err := a.s.reader.NewSelect().Model(row).Where("request_id = ?", req.GetRequestId()).OrderExpr("id DESC").Limit(1).Scan(ctx)
 	if err != nil {
 		return nil, connect.Errorf(connect.CodeNotFound, "no request log with request id %q", req.GetRequestId()).WithCause(err)
 	}
@@ -338,7 +338,7 @@ func keyProto(k *store.APIKey, now time.Time) *adminv1.ApiKey {
 }
 
 func (a *adminService) ListApiKeys(ctx context.Context, _ *adminv1.ListApiKeysRequest) (*adminv1.ListApiKeysResponse, error) {
-	keys, err := store.ListAPIKeys(ctx, a.s.db)
+	keys, err := store.ListAPIKeys(ctx, a.s.reader)
 	if err != nil {
 		return nil, err
 	}
@@ -391,7 +391,7 @@ func (a *adminService) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiK
 		}
 		return nil, err
 	}
-	key, err := store.FindAPIKey(ctx, a.s.db, req.GetId())
+	key, err := store.FindAPIKey(ctx, a.s.reader, req.GetId())
 	if err != nil {
 		return nil, err
 	}
@@ -400,7 +400,7 @@ func (a *adminService) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiK
 
 func (a *adminService) ListInstances(ctx context.Context, _ *adminv1.ListInstancesRequest) (*adminv1.ListInstancesResponse, error) {
 	var rows []*store.Instance
-	if err := a.s.db.NewSelect().Model(&rows).OrderExpr("started_at DESC").Scan(ctx); err != nil {
+	if err := a.s.reader.NewSelect().Model(&rows).OrderExpr("started_at DESC").Scan(ctx); err != nil {
 		return nil, err
 	}
 	now := time.Now()

@@ -76,8 +76,12 @@ type Config struct {
 	// ShutdownGrace is how long in-flight calls and streams may take to finish
 	// once shutdown starts; after it, their contexts are cancelled.
 	ShutdownGrace time.Duration
-	// DBMaxOpenConns caps the database pool; 0 picks the dialect's default.
+	// DBMaxOpenConns caps the database pool (on SQLite, each of the write
+	// and the read pool); 0 picks the dialect's default.
 	DBMaxOpenConns int
+	// DBBusyTimeout is how long a SQLite write waits for the write lock
+	// before it fails with UNAVAILABLE; reads never wait for it.
+	DBBusyTimeout time.Duration
 
 	// LogQueueSize bounds request-log records waiting to be written; when
 	// full, records are dropped and counted, never blocking a call.
@@ -190,6 +194,7 @@ func DefaultConfig() Config {
 		MaxConcurrentStreams: 250,
 		ShutdownDelay:        0,
 		ShutdownGrace:        10 * time.Second,
+		DBBusyTimeout:        5 * time.Second,
 		LogQueueSize:         10000,
 		LogBatchSize:         500,
 		LogFlushInterval:     200 * time.Millisecond,
@@ -240,6 +245,7 @@ func (c *Config) knobs() []knob {
 		{"shutdown-delay", "report NOT_SERVING this long before refusing calls", (*durationValue)(&c.ShutdownDelay)},
 		{"shutdown-grace", "time in-flight calls get to finish on shutdown", (*durationValue)(&c.ShutdownGrace)},
 		{"db-max-open-conns", "database connection pool size (0: dialect default)", (*intValue)(&c.DBMaxOpenConns)},
+		{"db-busy-timeout", "how long a SQLite write waits for the write lock", (*durationValue)(&c.DBBusyTimeout)},
 		{"log-queue-size", "request-log records queued before new ones are dropped", (*intValue)(&c.LogQueueSize)},
 		{"log-batch-size", "request-log rows per insert transaction", (*intValue)(&c.LogBatchSize)},
 		{"log-flush-interval", "longest wait before a partial batch is written", (*durationValue)(&c.LogFlushInterval)},
@@ -320,6 +326,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: max-concurrent-streams must be positive")
 	case c.ReadHeaderTimeout <= 0, c.IdleTimeout <= 0:
 		return fmt.Errorf("kit: read-header-timeout and idle-timeout must be positive")
+	case c.DBBusyTimeout < 0:
+		return fmt.Errorf("kit: db-busy-timeout must not be negative")
 	case c.ReadBodyTimeout < 0:
 		return fmt.Errorf("kit: read-body-timeout must not be negative")
 	case c.ShutdownDelay < 0, c.ShutdownGrace < 0:

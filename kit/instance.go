@@ -38,6 +38,7 @@ func (s *Server) heartbeat(ctx context.Context) {
 			Set("last_seen_at = EXCLUDED.last_seen_at").
 			Set("in_flight = EXCLUDED.in_flight").
 			Exec(bctx)
+		s.dbHealth.observe(err)
 		if err != nil {
 			s.log.Warn("instance heartbeat failed", "error", err)
 			return

@@ -37,6 +37,7 @@ type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	db     *bun.DB
+	reader *bun.DB // read-only pool; db itself on PostgreSQL
 	rpc    *connect.Server
 	mux    *http.ServeMux
 	health *health
@@ -52,6 +53,7 @@ type Server struct {
 	metrics     *metrics // nil when Config.Metrics is off
 
 	handlers  *handlerTracker
+	dbHealth  *dbHealth
 	ready     chan struct{}
 	addr      net.Addr
 	closeOnce sync.Once
@@ -160,6 +162,7 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.dbHealth = &dbHealth{s: s}
 	if err := s.openDB(o.migrations); err != nil {
 		return nil, err
 	}
@@ -209,7 +212,7 @@ func (s *Server) clientAuth() error {
 func (s *Server) openDB(sets []namedMigrations) error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	db, err := store.Open(ctx, s.cfg.DSN, store.Options{MaxOpenConns: s.cfg.DBMaxOpenConns})
+	db, err := store.Open(ctx, s.cfg.DSN, store.Options{MaxOpenConns: s.cfg.DBMaxOpenConns, BusyTimeout: s.cfg.DBBusyTimeout})
 	if err != nil {
 		return err
 	}
@@ -224,7 +227,14 @@ func (s *Server) openDB(sets []namedMigrations) error {
 			s.log.Info("applied migrations", "set", m.name, "migrations", applied)
 		}
 	}
-	s.db = db
+	reader, err := store.OpenReader(ctx, db, s.cfg.DSN, store.Options{
+		MaxOpenConns: s.cfg.DBMaxOpenConns, BusyTimeout: s.cfg.DBBusyTimeout,
+	})
+	if err != nil {
+		_ = db.Close()
+		return err
+	}
+	s.db, s.reader = db, reader
 	return nil
 }
 
@@ -239,14 +249,19 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 		Retention:     cfg.LogRetention,
 		Logger:        s.log,
 	}
+	writerOpts.OnWrite = func(rows int, took time.Duration, err error) {
+		s.dbHealth.observe(err)
+		if s.metrics != nil {
+			s.metrics.onWrite(rows, took, err)
+		}
+	}
 	if cfg.Metrics {
 		s.metrics = newMetrics(s)
-		writerOpts.OnWrite = s.metrics.onWrite
 	}
 	s.logWriter = store.NewLogWriter(s.db, writerOpts)
 	authn := o.authenticator
 	if authn == nil {
-		s.apiKeys = interceptors.NewAPIKeys(s.db, interceptors.APIKeysOptions{
+		s.apiKeys = interceptors.NewAPIKeys(s.reader, s.db, interceptors.APIKeysOptions{
 			Header: cfg.APIKeyHeader, CacheTTL: cfg.APIKeyCacheTTL, Logger: s.log,
 		})
 		authn = s.apiKeys
@@ -330,8 +345,15 @@ func (s *Server) LogStats() (written, dropped, failed int64, queued int) {
 // services on it with their generated RegisterXHandler functions before Run.
 func (s *Server) RPC() *connect.Server { return s.rpc }
 
-// DB returns the database handle. It is closed when Run returns.
+// DB returns the database handle, for writes and transactions. It is closed
+// when Run returns.
 func (s *Server) DB() *bun.DB { return s.db }
+
+// ReadDB returns a read-only handle for queries outside transactions. On
+// SQLite it is a pool of its own, so reads never wait behind writers (the
+// kit's log batches, another process's write lock, a full disk); on
+// PostgreSQL it is DB(). A write through it fails. Closed when Run returns.
+func (s *Server) ReadDB() *bun.DB { return s.reader }
 
 // Handle registers a plain HTTP handler on the same port, beside the RPC
 // routes (for example a web page at "/").
@@ -356,7 +378,12 @@ func (s *Server) SetServingStatus(service string, status HealthStatus) {
 // when a Server is built but never run.
 func (s *Server) Close() error {
 	var err error
-	s.closeOnce.Do(func() { err = s.db.Close() })
+	s.closeOnce.Do(func() {
+		if s.reader != s.db {
+			_ = s.reader.Close()
+		}
+		err = s.db.Close()
+	})
 	return err
 }
 
@@ -401,6 +428,7 @@ func (s *Server) Run(ctx context.Context) error {
 		background.Go(func() { s.apiKeys.Run(bgCtx) })
 	}
 	s.addr = ln.Addr()
+	s.markServing() // before the first heartbeat, which may say otherwise
 	background.Go(func() { s.heartbeat(bgCtx) })
 	defer func() {
 		stopBackground()
@@ -408,7 +436,6 @@ func (s *Server) Run(ctx context.Context) error {
 		s.flushLogs()
 	}()
 
-	s.markServing()
 	close(s.ready)
 	s.log.Info("listening", "addr", s.addr.String(), "tls", s.tls != nil,
 		"protocols", "connect,grpc,grpcweb", "reflection", s.cfg.Reflection)
@@ -436,6 +463,7 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCalls context.CancelCauseFunc) {
+	s.dbHealth.stop()
 	s.health.setAll(HealthNotServing)
 	s.log.Info("shutting down", "delay", s.cfg.ShutdownDelay, "grace", s.cfg.ShutdownGrace)
 	if s.cfg.ShutdownDelay > 0 {
@@ -546,6 +574,10 @@ func (s *Server) serveHealthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if status, _ := s.health.get(""); status != HealthServing {
 		w.WriteHeader(http.StatusServiceUnavailable)
+		if !s.dbHealth.writable() {
+			_, _ = fmt.Fprintln(w, "not serving: the database cannot write")
+			return
+		}
 		_, _ = fmt.Fprintln(w, "not serving")
 		return
 	}

@@ -15,6 +15,8 @@ import (
 const (
 	sqliteBusy             = 5
 	sqliteLocked           = 6
+	sqliteIOErr            = 10
+	sqliteFull             = 13
 	sqliteConstraintPK     = 1555
 	sqliteConstraintUnique = 2067
 )
@@ -33,8 +35,9 @@ func IsUniqueViolation(err error) bool {
 	return false
 }
 
-// IsUnavailable reports whether err means the database cannot be reached or
-// is too busy right now — worth retrying later, not a bug in the request.
+// IsUnavailable reports whether err means the database cannot be reached,
+// is too busy, or cannot write (disk full, I/O error) right now — worth
+// retrying later, not a bug in the request.
 func IsUnavailable(err error) bool {
 	if err == nil {
 		return false
@@ -42,12 +45,13 @@ func IsUnavailable(err error) bool {
 	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) {
 		primary := liteErr.Code() & 0xff
-		return primary == sqliteBusy || primary == sqliteLocked
+		return primary == sqliteBusy || primary == sqliteLocked || primary == sqliteFull || primary == sqliteIOErr
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		return strings.HasPrefix(pgErr.Code, "08") || // connection exception
 			pgErr.Code == "53300" || // too many connections
+			pgErr.Code == "53100" || // disk full
 			pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03" // shutting down, cannot connect now
 	}
 	var connectErr *pgconn.ConnectError

@@ -95,6 +95,41 @@ func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 	return db, nil
 }
 
+// OpenReader opens a read-only pool on the database db was opened on, for
+// queries outside transactions. On SQLite (WAL) its connections are
+// query_only and begin deferred, so reads never queue behind a writer — not
+// behind the kit's own log batches, another process holding the write lock,
+// or writes failing on a full disk. PostgreSQL (MVCC) and in-memory SQLite
+// need no second pool: OpenReader returns db itself, and closing it is then
+// closing db, so close the reader only when it is not db.
+func OpenReader(ctx context.Context, db *bun.DB, dsn string, opts Options) (*bun.DB, error) {
+	dialect, source, err := ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	path, query, _ := strings.Cut(source, "?")
+	if dialect != SQLite || path == ":memory:" || strings.Contains(query, "mode=memory") {
+		return db, nil
+	}
+	params, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, fmt.Errorf("store: bad SQLite DSN parameters: %w", err)
+	}
+	params.Set("_txlock", "deferred")
+	params.Add("_pragma", "query_only(1)")
+	reader, err := openSQLite(path+"?"+params.Encode(), opts)
+	if err != nil {
+		return nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := ping(pingCtx, reader); err != nil {
+		_ = reader.Close()
+		return nil, fmt.Errorf("store: SQLite read pool does not answer: %w", err)
+	}
+	return reader, nil
+}
+
 // DialectOf reports the dialect of an open handle.
 func DialectOf(db bun.IDB) Dialect {
 	if db.Dialect().Name().String() == "pg" {

@@ -29,7 +29,8 @@ const (
 
 // Service implements petstorev1connect.PetStoreServiceHandler.
 type Service struct {
-	db       *bun.DB
+	db       *bun.DB // writes and transactions
+	reader   *bun.DB // queries: on SQLite they never wait behind writers
 	validate *validate.Engine
 	hub      *hub
 	now      func() time.Time
@@ -37,11 +38,13 @@ type Service struct {
 
 var _ petstorev1connect.PetStoreServiceHandler = (*Service)(nil)
 
-// New returns the pet store on db, whose schema Migrations has applied. It
-// registers its validation rules on engine (the kit's, srv.Validator()).
-func New(db *bun.DB, engine *validate.Engine) *Service {
+// New returns the pet store on db, whose schema Migrations has applied,
+// reading through reader (the kit's srv.DB() and srv.ReadDB(); they may be
+// the same handle). It registers its validation rules on engine (the kit's,
+// srv.Validator()).
+func New(db, reader *bun.DB, engine *validate.Engine) *Service {
 	RegisterRules(engine)
-	return &Service{db: db, validate: engine, hub: newHub(), now: time.Now}
+	return &Service{db: db, reader: reader, validate: engine, hub: newHub(), now: time.Now}
 }
 
 // CreatePet stores a new pet. The id and timestamps in the request are
@@ -58,7 +61,7 @@ func (s *Service) CreatePet(ctx context.Context, req *petstorev1.CreatePetReques
 
 // GetPet returns one pet by id.
 func (s *Service) GetPet(ctx context.Context, req *petstorev1.GetPetRequest) (*petstorev1.GetPetResponse, error) {
-	row, err := s.find(ctx, s.db, req.GetId(), false)
+	row, err := s.find(ctx, s.reader, req.GetId(), false)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +79,7 @@ func (s *Service) ListPets(ctx context.Context, req *petstorev1.ListPetsRequest)
 		size = defaultPageSize
 	}
 	var rows []*petRow
-	q := s.db.NewSelect().Model(&rows).Where("id > ?", token.AfterID).OrderExpr("id ASC").Limit(int64(size) + 1)
+	q := s.reader.NewSelect().Model(&rows).Where("id > ?", token.AfterID).OrderExpr("id ASC").Limit(int64(size) + 1)
 	if sp := req.GetSpecies(); sp != petstorev1.Species_SPECIES_UNSPECIFIED {
 		q = q.Where("species = ?", int32(sp))
 	}

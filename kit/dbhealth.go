@@ -1,0 +1,56 @@
+package kit
+
+import (
+	"sync"
+	"time"
+
+	"github.com/switchboardkit/switchboard/kit/store"
+)
+
+// dbHealth follows whether the database accepts writes, from the writes the
+// kit makes anyway — request-log batches (every few hundred milliseconds
+// under traffic) and the instance heartbeat (every 10 s) — and keeps the
+// server's health status in step: NOT_SERVING while writes fail because the
+// database is unavailable (unreachable, locked, full), SERVING again at the
+// first write that succeeds. Reads may still work meanwhile; a load
+// balancer that routes on health sends writes elsewhere.
+type dbHealth struct {
+	s        *Server
+	mu       sync.Mutex
+	failing  bool
+	since    time.Time
+	stopping bool
+}
+
+// observe records one write's outcome.
+func (d *dbHealth) observe(err error) {
+	down := err != nil && store.IsUnavailable(err)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if down == d.failing || d.stopping {
+		return
+	}
+	d.failing = down
+	if down {
+		d.since = time.Now()
+		d.s.log.Error("database cannot write; health is NOT_SERVING until it can", "error", err)
+		d.s.health.set("", HealthNotServing)
+		return
+	}
+	d.s.log.Info("database writes again; health is SERVING", "after", time.Since(d.since).Round(time.Millisecond))
+	d.s.health.set("", HealthServing)
+}
+
+// stop freezes the status: shutdown owns it from now on.
+func (d *dbHealth) stop() {
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
+}
+
+// writable reports whether the last write succeeded.
+func (d *dbHealth) writable() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return !d.failing
+}
