@@ -1,14 +1,20 @@
 package kit
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/switchboardkit/switchboard/interceptors"
+	"github.com/switchboardkit/switchboard/kit/store"
 )
 
 // Config holds every knob of a Server. DefaultConfig returns the documented
@@ -93,6 +99,17 @@ type Config struct {
 	// LogRetention deletes request-log rows older than this (hourly); 0
 	// keeps them all.
 	LogRetention time.Duration
+	// LogSpillDir is where request-log batches wait on local disk while the
+	// database is unavailable, fsynced and replayed in order when it is back
+	// (by the next run too, after a crash). Empty (the default): beside a
+	// SQLite file ("<file>-log-spill"), or for PostgreSQL a directory under
+	// the OS temporary directory named for the database — set a persistent
+	// path in production. "off": no spill (batches are retried for ~30 s,
+	// then lost and counted). One directory per process.
+	LogSpillDir string
+	// LogSpillBytes caps the spill; batches past it are lost and counted
+	// (their calls stay in the statistics).
+	LogSpillBytes int
 	// LogPayloadBytes, when positive, captures the first request and
 	// response message of each call as JSON, truncated to this size.
 	LogPayloadBytes int
@@ -200,6 +217,7 @@ func DefaultConfig() Config {
 		LogFlushInterval:     200 * time.Millisecond,
 		LogRetention:         30 * 24 * time.Hour,
 		LogFailedRowsPerPeer: 600,
+		LogSpillBytes:        256 << 20,
 		TLSClientAuth:        "none",
 		APIKeyHeader:         "X-Api-Key",
 		APIKeyCacheTTL:       10 * time.Second,
@@ -250,6 +268,8 @@ func (c *Config) knobs() []knob {
 		{"log-batch-size", "request-log rows per insert transaction", (*intValue)(&c.LogBatchSize)},
 		{"log-flush-interval", "longest wait before a partial batch is written", (*durationValue)(&c.LogFlushInterval)},
 		{"log-retention", "delete request-log rows older than this (0: keep)", (*durationValue)(&c.LogRetention)},
+		{"log-spill-dir", "where request-log batches wait while the database is down (empty: derived from the DSN; off: none)", (*stringValue)(&c.LogSpillDir)},
+		{"log-spill-bytes", "largest request-log spill on disk, in bytes", (*intValue)(&c.LogSpillBytes)},
 		{"log-payload-bytes", "capture request/response JSON up to this size (0: off)", (*intValue)(&c.LogPayloadBytes)},
 		{"log-redact-fields", "comma-separated field paths redacted in captured payloads", (*listValue)(&c.LogRedactFields)},
 		{"log-skip-procedures", "comma-separated procedure patterns not logged", (*listValue)(&c.LogSkipProcedures)},
@@ -332,6 +352,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: read-body-timeout must not be negative")
 	case c.ShutdownDelay < 0, c.ShutdownGrace < 0:
 		return fmt.Errorf("kit: shutdown-delay and shutdown-grace must not be negative")
+	case c.LogSpillBytes <= 0:
+		return fmt.Errorf("kit: log-spill-bytes must be positive")
 	case c.LogFailedRowsPerPeer < 0:
 		return fmt.Errorf("kit: log-failed-rows-per-peer must not be negative")
 	case c.LogQueueSize <= 0, c.LogBatchSize <= 0, c.LogFlushInterval <= 0:
@@ -427,4 +449,33 @@ func (v *durationValue) Set(s string) error {
 		*v = durationValue(d)
 	}
 	return err
+}
+
+// spillDir resolves LogSpillDir: "" when off (or for an in-memory
+// database), else the configured or derived directory.
+func (c *Config) spillDir() string {
+	switch c.LogSpillDir {
+	case "off":
+		return ""
+	case "":
+	default:
+		return c.LogSpillDir
+	}
+	dialect, source, err := store.ParseDSN(c.DSN)
+	if err != nil {
+		return ""
+	}
+	path, query, _ := strings.Cut(source, "?")
+	if dialect == store.SQLite {
+		if path == ":memory:" || strings.Contains(query, "mode=memory") {
+			return ""
+		}
+		return path + "-log-spill"
+	}
+	u, err := url.Parse(source)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(u.Host + u.Path + u.User.Username()))
+	return filepath.Join(os.TempDir(), "switchboard-log-spill-"+hex.EncodeToString(sum[:6]))
 }

@@ -69,6 +69,12 @@ func newMetrics(s *Server) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "switchboard_rpc_streams_open", Help: "Streaming RPCs open now.",
 		}, func() float64 { return float64(s.limiter.Streams()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "switchboard_request_log_spill_bytes", Help: "Request-log batches waiting on local disk for the database, in bytes.",
+		}, func() float64 { return float64(s.logWriter.Spill().PendingBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "switchboard_request_log_spilled_total", Help: "Request-log rows spilled to local disk while the database was unavailable.",
+		}, func() float64 { return float64(s.logWriter.Spill().Spilled) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "switchboard_request_log_counted_only_total", Help: "Failed calls past their peer's row budget: in the statistics, without a row.",
 		}, func() float64 { return float64(s.logWriter.Counted()) }),

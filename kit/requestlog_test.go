@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -158,8 +160,9 @@ func grpcStream(t *testing.T, conn *grpc.ClientConn, procedure string, clientStr
 	}
 }
 
-func TestRequestLog_DatabaseDownCallsSucceedAndDropsAreCounted(t *testing.T) {
+func TestRequestLog_DatabaseDownWithoutSpillCallsSucceedAndDropsAreCounted(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
+		c.LogSpillDir = "off"
 		c.LogQueueSize = 4
 		c.LogBatchSize = 2
 		c.LogFlushInterval = 20 * time.Millisecond
@@ -309,5 +312,60 @@ func TestRequestLog_SkipProceduresAndErrorsOnly(t *testing.T) {
 	got := rows(t, dsn)
 	if len(got) != 1 || got[0].Code != "not_found" || got[0].Method != "Echo" {
 		t.Errorf("rows = %d (%v), want only the failed Echo", len(got), got)
+	}
+}
+
+// With the spill (the default), a database that is gone loses nothing: the
+// batches wait on disk, and the next run on the same database and spill
+// replays them.
+func TestRequestLog_DatabaseDownRecordsWaitOnDiskAndTheNextRunReplaysThem(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	spill := filepath.Join(t.TempDir(), "spill")
+	mutate := func(c *kit.Config) {
+		c.LogQueueSize = 100
+		c.LogBatchSize = 2
+		c.LogFlushInterval = 20 * time.Millisecond
+		c.LogSpillDir = spill
+	}
+	env := startEcho(t, dsn, mutate)
+	call := func(env *echoEnv) error {
+		_, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key)
+		return err
+	}
+	if err := call(env); err != nil { // the key is cached from here on
+		t.Fatal(err)
+	}
+	kittest.WaitFor(t, "the first row", func() bool { w, _, _, _ := env.srv.LogStats(); return w == 1 })
+	if err := env.srv.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	const calls = 30
+	for i := range calls {
+		if err := call(env); err != nil {
+			t.Fatalf("call %d failed while the log database was down: %v", i, err)
+		}
+	}
+	_ = env.run.Stop()
+	_, dropped, failed, queued := env.srv.LogStats()
+	sp := env.srv.LogSpill()
+	if dropped != 0 || failed != 0 || queued != 0 || sp.Spilled != calls || sp.PendingFiles == 0 {
+		t.Fatalf("dropped %d failed %d queued %d, spill %+v; want every record spilled", dropped, failed, queued, sp)
+	}
+
+	// The next run replays them, in order, before anything else.
+	next := startEcho(t, dsn, mutate)
+	kittest.WaitFor(t, "the spill to be replayed", func() bool { return next.srv.LogSpill().Replayed == calls })
+	_ = next.run.Stop()
+	var echoes int
+	for _, r := range rows(t, dsn) {
+		if "/"+r.Procedure == switchboardtestv1connect.EchoServiceEchoProcedure {
+			echoes++
+		}
+	}
+	if echoes != calls+1 {
+		t.Errorf("%d rows, want %d (one before the outage, %d during it)", echoes, calls+1, calls)
+	}
+	if entries, _ := os.ReadDir(spill); len(entries) != 0 {
+		t.Errorf("spill directory not cleaned up: %v", entries)
 	}
 }

@@ -166,7 +166,12 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if err := s.openDB(o.migrations); err != nil {
 		return nil, err
 	}
-	s.rpc = connect.NewServer(append(s.defaultChain(o), o.interceptors...)...)
+	chain, err := s.defaultChain(o)
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	s.rpc = connect.NewServer(append(chain, o.interceptors...)...)
 	if err := s.health.register(s.rpc); err != nil {
 		_ = s.db.Close()
 		return nil, err
@@ -239,7 +244,7 @@ func (s *Server) openDB(sets []namedMigrations) error {
 }
 
 // defaultChain builds the kit's interceptors from the config.
-func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
+func (s *Server) defaultChain(o options) ([]connect.ServerInterceptor, error) {
 	cfg := s.cfg
 	trusted, _ := cfg.trustedProxies() // checked by Validate
 	writerOpts := store.LogWriterOptions{
@@ -248,6 +253,8 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 		FlushInterval: cfg.LogFlushInterval,
 		Retention:     cfg.LogRetention,
 		Logger:        s.log,
+		SpillDir:      cfg.spillDir(),
+		SpillMaxBytes: int64(cfg.LogSpillBytes),
 	}
 	writerOpts.OnWrite = func(rows int, took time.Duration, err error) {
 		s.dbHealth.observe(err)
@@ -258,7 +265,10 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 	if cfg.Metrics {
 		s.metrics = newMetrics(s)
 	}
-	s.logWriter = store.NewLogWriter(s.db, writerOpts)
+	var err error
+	if s.logWriter, err = store.NewLogWriter(s.db, writerOpts); err != nil {
+		return nil, fmt.Errorf("kit: request log: %w", err)
+	}
 	authn := o.authenticator
 	if authn == nil {
 		s.apiKeys = interceptors.NewAPIKeys(s.reader, s.db, interceptors.APIKeysOptions{
@@ -318,7 +328,7 @@ func (s *Server) defaultChain(o options) []connect.ServerInterceptor {
 		Tracer:    o.tracer,
 		Errors:    errorOpts,
 		Validator: s.validator,
-	})
+	}), nil
 }
 
 // Validator returns the validation engine; register rules for your request
@@ -340,6 +350,11 @@ func (s *Server) InFlight() (running, rejected int64) {
 func (s *Server) LogStats() (written, dropped, failed int64, queued int) {
 	return s.logWriter.Stats()
 }
+
+// LogSpill reports the request log's spill: records spilled to local disk
+// while the database was unavailable, replayed, lost because it was full,
+// and what waits on disk now.
+func (s *Server) LogSpill() store.SpillStats { return s.logWriter.Spill() }
 
 // RPC returns the registry of every method the server serves. Register
 // services on it with their generated RegisterXHandler functions before Run.

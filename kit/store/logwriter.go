@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -29,6 +30,14 @@ type LogWriterOptions struct {
 	// OnWrite, when set, is told about every batch transaction: rows, how
 	// long it took, and its error (for metrics).
 	OnWrite func(rows int, took time.Duration, err error)
+	// SpillDir, when set, is where batches go while the database is
+	// unavailable: on local disk, fsynced, replayed in order when it is back
+	// (also by the next process on the same directory, after a crash). One
+	// directory per process (a second one spills into a subdirectory).
+	SpillDir string
+	// SpillMaxBytes caps the spill; batches past it are lost and counted
+	// (default 256 MiB).
+	SpillMaxBytes int64
 }
 
 // LogWriter writes request logs asynchronously: calls only enqueue, and one
@@ -55,10 +64,20 @@ type LogWriter struct {
 
 	countMu sync.Mutex
 	counts  rollupSet // calls kept as statistics only, not yet written
+
+	spill        *spill // nil: no spill (retry, then lose)
+	spilled      atomic.Int64
+	replayed     atomic.Int64
+	spillDropped atomic.Int64
+	nextProbe    time.Time
+	probeEvery   time.Duration
+	pendingFiles atomic.Int64 // gauges published from the writer goroutine
+	pendingBytes atomic.Int64
 }
 
-// NewLogWriter returns a writer on db; call Start, and Close to flush.
-func NewLogWriter(db *bun.DB, opts LogWriterOptions) *LogWriter {
+// NewLogWriter returns a writer on db; call Start, and Close to flush. It
+// fails only when a SpillDir is set and cannot be used.
+func NewLogWriter(db *bun.DB, opts LogWriterOptions) (*LogWriter, error) {
 	if opts.QueueSize <= 0 {
 		opts.QueueSize = 10000
 	}
@@ -71,13 +90,47 @@ func NewLogWriter(db *bun.DB, opts LogWriterOptions) *LogWriter {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	return &LogWriter{
+	if opts.SpillMaxBytes <= 0 {
+		opts.SpillMaxBytes = 256 << 20
+	}
+	w := &LogWriter{
 		db: db, opts: opts,
 		queue:   make(chan *RequestLog, opts.QueueSize),
 		stop:    make(chan struct{}),
 		abandon: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	if opts.SpillDir != "" {
+		sp, err := openSpill(opts.SpillDir, opts.SpillMaxBytes)
+		if err != nil {
+			return nil, err
+		}
+		w.spill = sp
+		w.pendingFiles.Store(int64(len(sp.pending)))
+		w.pendingBytes.Store(sp.size)
+		if !sp.empty() {
+			opts.Logger.Info("request log: batches spilled by an earlier run will be replayed", "files", len(sp.pending))
+		}
+	}
+	return w, nil
+}
+
+// SpillStats describes the spill: records spilled and replayed so far, lost
+// because it was full, and files waiting now.
+type SpillStats struct {
+	Spilled, Replayed, Dropped int64
+	PendingFiles, PendingBytes int64
+}
+
+// Spill reports the spill's counters (all zero without a spill). Safe to
+// call from any goroutine, but the pending numbers are read without the
+// writer's lock: a gauge, not a ledger.
+func (w *LogWriter) Spill() SpillStats {
+	st := SpillStats{Spilled: w.spilled.Load(), Replayed: w.replayed.Load(), Dropped: w.spillDropped.Load()}
+	if w.spill != nil {
+		st.PendingFiles, st.PendingBytes = w.pendingFiles.Load(), w.pendingBytes.Load()
+	}
+	return st
 }
 
 // Start runs the writer goroutine.
@@ -125,6 +178,25 @@ func (w *LogWriter) addCount(rec *RequestLog) {
 // Counted reports how many calls were kept as statistics only (Count).
 func (w *LogWriter) Counted() int64 { return w.counted.Load() }
 
+func (w *LogWriter) hasCounts() bool {
+	w.countMu.Lock()
+	defer w.countMu.Unlock()
+	return len(w.counts) > 0
+}
+
+// putBackCounts returns counts taken for a write that failed.
+func (w *LogWriter) putBackCounts(counts rollupSet) {
+	if len(counts) == 0 {
+		return
+	}
+	w.countMu.Lock()
+	defer w.countMu.Unlock()
+	if w.counts == nil {
+		w.counts = rollupSet{}
+	}
+	w.counts.merge(counts)
+}
+
 // takeCounts returns and clears the statistics-only calls.
 func (w *LogWriter) takeCounts() rollupSet {
 	w.countMu.Lock()
@@ -161,6 +233,11 @@ func (w *LogWriter) Close(ctx context.Context) error {
 
 func (w *LogWriter) run() {
 	defer close(w.done)
+	if w.spill != nil {
+		defer w.spill.close()
+		w.nextProbe = time.Now() // an earlier run's batches: try at once
+		w.probeEvery = 100 * time.Millisecond
+	}
 	flush := time.NewTicker(w.opts.FlushInterval)
 	defer flush.Stop()
 	retention := time.NewTicker(time.Hour)
@@ -194,46 +271,29 @@ func (w *LogWriter) run() {
 	}
 }
 
-// write inserts batch in one transaction, retrying transient failures with
-// backoff (up to ~30s, or less once Close was called), and returns the
-// emptied batch.
+// write stores batch (and the calls counted only) and returns the emptied
+// batch. Normally that is one transaction. When the database is unavailable
+// and a spill is configured, the batch goes to disk instead, as does every
+// batch after it until the database is back (so order is kept); replay
+// happens here too, a little at each flush. Without a spill, transient
+// failures are retried with backoff for up to ~30 s (less once Close was
+// called), then the batch is lost and counted as failed.
 func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
-	rollups := w.takeCounts()
-	if len(batch) == 0 && len(rollups) == 0 {
+	if w.spill != nil {
+		return w.writeOrSpill(batch)
+	}
+	if len(batch) == 0 && !w.hasCounts() {
 		return batch
 	}
-	if rollups == nil {
-		rollups = rollupSet{}
-	}
-	for _, rec := range batch {
-		rollups.add(rec)
-	}
-	sorted := rollups.sorted()
 	backoff := 50 * time.Millisecond
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		began := time.Now()
-		err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if len(batch) > 0 {
-				if _, err := tx.NewInsert().Model(&batch).Exec(ctx); err != nil {
-					return err
-				}
-			}
-			return addRollups(ctx, tx, sorted)
-		})
-		cancel()
-		if w.opts.OnWrite != nil {
-			w.opts.OnWrite(len(batch), time.Since(began), err)
-		}
+		err := w.insert(batch)
 		if err == nil {
-			w.written.Add(int64(len(batch)))
 			return batch[:0]
 		}
-		transient := IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded)
-		if !transient || time.Now().After(deadline) || w.abandoned() {
-			w.failed.Add(int64(len(batch)))
-			w.opts.Logger.Error("request log: batch lost", "rows", len(batch), "error", err)
+		if !transient(err) || time.Now().After(deadline) || w.abandoned() {
+			w.lose(batch, err)
 			return batch[:0]
 		}
 		w.opts.Logger.Warn("request log: database unavailable; retrying", "rows", len(batch), "in", backoff, "error", err)
@@ -244,6 +304,141 @@ func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
 		backoff = min(2*backoff, 2*time.Second)
 	}
 }
+
+func transient(err error) bool {
+	return IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// insert writes batch and the counted-only calls in one transaction. On
+// failure the counted calls are put back for the next attempt.
+func (w *LogWriter) insert(batch []*RequestLog) error {
+	counts := w.takeCounts()
+	rollups := rollupSet{}
+	rollups.merge(counts)
+	for _, rec := range batch {
+		rollups.add(rec)
+	}
+	if len(batch) == 0 && len(rollups) == 0 {
+		return nil
+	}
+	sorted := rollups.sorted()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	began := time.Now()
+	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if len(batch) > 0 {
+			if _, err := tx.NewInsert().Model(&batch).Exec(ctx); err != nil {
+				return err
+			}
+		}
+		return addRollups(ctx, tx, sorted)
+	})
+	if w.opts.OnWrite != nil {
+		w.opts.OnWrite(len(batch), time.Since(began), err)
+	}
+	if err != nil {
+		w.putBackCounts(counts)
+		return err
+	}
+	w.written.Add(int64(len(batch)))
+	return nil
+}
+
+// lose counts a batch that will never be stored; its calls stay in the
+// statistics.
+func (w *LogWriter) lose(batch []*RequestLog, err error) {
+	w.failed.Add(int64(len(batch)))
+	for _, rec := range batch {
+		w.addCount(rec)
+	}
+	w.opts.Logger.Error("request log: batch lost", "rows", len(batch), "error", err)
+}
+
+// writeOrSpill is write with a spill: see write.
+func (w *LogWriter) writeOrSpill(batch []*RequestLog) []*RequestLog {
+	if w.spill.empty() {
+		if len(batch) == 0 && !w.hasCounts() {
+			return batch
+		}
+		err := w.insert(batch)
+		switch {
+		case err == nil:
+			return batch[:0]
+		case !transient(err):
+			w.lose(batch, err)
+			return batch[:0]
+		}
+		w.opts.Logger.Warn("request log: database unavailable; spilling batches to disk until it is back",
+			"dir", w.spill.dir, "error", err)
+		w.nextProbe, w.probeEvery = time.Now().Add(100*time.Millisecond), 100*time.Millisecond
+	}
+	if len(batch) > 0 {
+		w.toSpill(batch)
+	}
+	w.replay()
+	w.pendingFiles.Store(int64(len(w.spill.pending)))
+	w.pendingBytes.Store(w.spill.size)
+	return batch[:0]
+}
+
+func (w *LogWriter) toSpill(batch []*RequestLog) {
+	for _, rec := range batch {
+		rec.ID = 0 // the database assigns it at replay
+	}
+	switch err := w.spill.append(batch); {
+	case err == nil:
+		w.spilled.Add(int64(len(batch)))
+	case errors.Is(err, errSpillFull):
+		w.spillDropped.Add(int64(len(batch)))
+		w.lose(batch, err)
+	default:
+		w.spillDropped.Add(int64(len(batch)))
+		w.lose(batch, fmt.Errorf("spill: %w", err))
+	}
+}
+
+// replay moves spilled batches into the database, oldest first, when it is
+// time to try (backing off while it stays down), for at most a second per
+// call so new records keep flowing to the spill meanwhile.
+func (w *LogWriter) replay() {
+	if w.spill.empty() || (time.Now().Before(w.nextProbe) && !w.closing()) {
+		return
+	}
+	budget := time.Now().Add(time.Second)
+	for !w.spill.empty() {
+		batch, err := w.spill.oldest()
+		if err != nil {
+			w.opts.Logger.Error("request log: a spilled batch cannot be read; set aside", "error", err)
+			w.spill.done(0, true)
+			continue
+		}
+		err = w.insert(batch)
+		switch {
+		case err == nil:
+			w.spill.done(len(batch), false)
+			w.replayed.Add(int64(len(batch)))
+		case !transient(err):
+			w.spill.done(len(batch), true)
+			w.failed.Add(int64(len(batch)))
+			w.opts.Logger.Error("request log: a spilled batch was refused; set aside", "rows", len(batch), "error", err)
+		default:
+			w.probeEvery = min(2*w.probeEvery, 5*time.Second)
+			w.nextProbe = time.Now().Add(w.probeEvery)
+			return
+		}
+		if w.spill.empty() {
+			w.opts.Logger.Info("request log: database back; spilled batches replayed")
+			return
+		}
+		if (time.Now().After(budget) && !w.closing()) || w.abandoned() {
+			return
+		}
+	}
+}
+
+// closing reports whether Close was called (then replay does not wait for
+// its probe time: it is the last chance in this run).
+func (w *LogWriter) closing() bool { return w.stopped.Load() && !w.abandoned() }
 
 func (w *LogWriter) abandoned() bool {
 	select {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,7 +67,9 @@ func (s rollupSet) merge(o rollupSet) {
 	for k, r := range o {
 		have, ok := s[k]
 		if !ok {
-			s[k] = r
+			c := *r
+			c.Buckets = slices.Clone(r.Buckets)
+			s[k] = &c
 			continue
 		}
 		have.Count += r.Count

@@ -184,7 +184,7 @@ func TestLogWriter_RetentionDeletesOldRows(t *testing.T) {
 		if _, err := db.NewInsert().Model(&[]*store.RequestLog{old, fresh}).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		w := store.NewLogWriter(db, store.LogWriterOptions{Retention: 24 * time.Hour})
+		w := newLogWriter(t, db, store.LogWriterOptions{Retention: 24 * time.Hour})
 		w.Start() // prunes at start, then hourly
 		w.Enqueue(&store.RequestLog{RequestID: "new", StartTime: time.Now().UTC()})
 		if err := w.Close(ctx); err != nil {
@@ -224,7 +224,7 @@ func TestLogWriter_CountedAndDroppedCallsStayInTheStatistics(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := openMigrated(t, dsn)
-		w := store.NewLogWriter(db, store.LogWriterOptions{QueueSize: 2})
+		w := newLogWriter(t, db, store.LogWriterOptions{QueueSize: 2})
 		now := time.Now().UTC()
 		rec := func(code string) *store.RequestLog {
 			return &store.RequestLog{Procedure: "a.B/C", Code: code, StartTime: now, DurationMicros: 1000}
@@ -259,4 +259,13 @@ func TestLogWriter_CountedAndDroppedCallsStayInTheStatistics(t *testing.T) {
 			t.Errorf("dropped %d counted %d, want 1 and 5", dropped, w.Counted())
 		}
 	})
+}
+
+func newLogWriter(t testing.TB, db *bun.DB, opts store.LogWriterOptions) *store.LogWriter {
+	t.Helper()
+	w, err := store.NewLogWriter(db, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
 }
