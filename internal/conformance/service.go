@@ -119,8 +119,12 @@ func (c *call) unary(def *conformancev1.UnaryResponseDefinition) (*conformancev1
 	return &conformancev1.ConformancePayload{RequestInfo: c.requestInfo(), Data: def.GetResponseData()}, nil
 }
 
-// Unary implements the service.
-func (Service) Unary(ctx context.Context, req *conformancev1.UnaryRequest) (*conformancev1.UnaryResponse, error) {
+// unaryCall answers Unary and IdempotentUnary alike.
+func unaryCall[Res any](ctx context.Context, req interface {
+	proto.Message
+	GetResponseDefinition() *conformancev1.UnaryResponseDefinition
+}, wrap func(*conformancev1.ConformancePayload) *Res,
+) (*Res, error) {
 	c := newCall(ctx)
 	if err := c.received(req); err != nil {
 		return nil, err
@@ -129,20 +133,21 @@ func (Service) Unary(ctx context.Context, req *conformancev1.UnaryRequest) (*con
 	if err != nil {
 		return nil, err
 	}
-	return &conformancev1.UnaryResponse{Payload: payload}, nil
+	return wrap(payload), nil
+}
+
+// Unary implements the service.
+func (Service) Unary(ctx context.Context, req *conformancev1.UnaryRequest) (*conformancev1.UnaryResponse, error) {
+	return unaryCall(ctx, req, func(p *conformancev1.ConformancePayload) *conformancev1.UnaryResponse {
+		return &conformancev1.UnaryResponse{Payload: p}
+	})
 }
 
 // IdempotentUnary implements the service (Connect GET included).
 func (Service) IdempotentUnary(ctx context.Context, req *conformancev1.IdempotentUnaryRequest) (*conformancev1.IdempotentUnaryResponse, error) {
-	c := newCall(ctx)
-	if err := c.received(req); err != nil {
-		return nil, err
-	}
-	payload, err := c.unary(req.GetResponseDefinition())
-	if err != nil {
-		return nil, err
-	}
-	return &conformancev1.IdempotentUnaryResponse{Payload: payload}, nil
+	return unaryCall(ctx, req, func(p *conformancev1.ConformancePayload) *conformancev1.IdempotentUnaryResponse {
+		return &conformancev1.IdempotentUnaryResponse{Payload: p}
+	})
 }
 
 // ClientStream implements the service: the first request's definition

@@ -398,13 +398,13 @@ func (w *LogWriter) toSpill(batch []*RequestLog) {
 }
 
 // replay moves spilled batches into the database, oldest first, when it is
-// time to try (backing off while it stays down), for at most a second per
-// call so new records keep flowing to the spill meanwhile.
+// time to try (backing off while it stays down), for at most 250 ms per
+// call so the queue keeps draining (into the spill) meanwhile.
 func (w *LogWriter) replay() {
 	if w.spill.empty() || (time.Now().Before(w.nextProbe) && !w.closing()) {
 		return
 	}
-	budget := time.Now().Add(time.Second)
+	budget := time.Now().Add(250 * time.Millisecond)
 	for !w.spill.empty() {
 		batch, err := w.spill.oldest()
 		if err != nil {

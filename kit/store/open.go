@@ -86,11 +86,16 @@ func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
 	if err != nil {
 		return nil, err
 	}
+	return answering(ctx, db, string(dialect)+" database")
+}
+
+// answering returns db once it answers a ping (within 10 s), else closes it.
+func answering(ctx context.Context, db *bun.DB, what string) (*bun.DB, error) {
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := ping(pingCtx, db); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("store: %s database does not answer: %w", dialect, redact(err))
+		return nil, fmt.Errorf("store: %s does not answer: %w", what, redact(err))
 	}
 	return db, nil
 }
@@ -121,13 +126,7 @@ func OpenReader(ctx context.Context, db *bun.DB, dsn string, opts Options) (*bun
 	if err != nil {
 		return nil, err
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := ping(pingCtx, reader); err != nil {
-		_ = reader.Close()
-		return nil, fmt.Errorf("store: SQLite read pool does not answer: %w", err)
-	}
-	return reader, nil
+	return answering(ctx, reader, "SQLite read pool")
 }
 
 // DialectOf reports the dialect of an open handle.
