@@ -65,9 +65,12 @@ export const access: GenExtension<MethodOptions, Access> = /*@__PURE__*/
   extDesc(file_switchboard_v1_options, 0);
 
 /**
- * scope names a scope that grants a protected method besides procedure
- * patterns: the admin API's methods carry scope "admin", so a key with
- * the scope "admin" may call all of them.
+ * scope names the one scope that grants a protected method: a key must
+ * hold that named scope (or a name above it: "admin" holds "admin.read"),
+ * and procedure patterns — "*" included — never grant the method. The
+ * admin API's reading methods carry "admin.read", its key management
+ * "admin". A wildcard in -public-procedures never makes such a method
+ * public; only its exact procedure name does.
  *
  * @generated from extension: string scope = 51002;
  */
