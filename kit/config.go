@@ -102,10 +102,11 @@ type Config struct {
 	// LogSpillDir is where request-log batches wait on local disk while the
 	// database is unavailable, fsynced and replayed in order when it is back
 	// (by the next run too, after a crash). Empty (the default): beside a
-	// SQLite file ("<file>-log-spill"), or for PostgreSQL a directory under
-	// the OS temporary directory named for the database — set a persistent
-	// path in production. "off": no spill (batches are retried for ~30 s,
-	// then lost and counted). One directory per process.
+	// SQLite file ("<file>-log-spill"), or for PostgreSQL a directory named
+	// for the database under the user's cache directory
+	// ($XDG_CACHE_HOME or ~/.cache/switchboard). "off": no spill (batches are
+	// retried for ~30 s, then lost and counted). One directory per process;
+	// it must belong to the server's user and be closed to others.
 	LogSpillDir string
 	// LogSpillBytes caps the spill; batches past it are lost and counted
 	// (their calls stay in the statistics).
@@ -477,5 +478,9 @@ func (c *Config) spillDir() string {
 		return ""
 	}
 	sum := sha256.Sum256([]byte(u.Host + u.Path + u.User.Username()))
-	return filepath.Join(os.TempDir(), "switchboard-log-spill-"+hex.EncodeToString(sum[:6]))
+	base, err := os.UserCacheDir() // private to the user, unlike the shared temp directory
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(base, "switchboard", "log-spill-"+hex.EncodeToString(sum[:6]))
 }

@@ -43,16 +43,16 @@ var errSpillFull = errors.New("store: request-log spill is full")
 const spillExt = ".batch"
 
 func openSpill(dir string, max int64) (*spill, error) {
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, fmt.Errorf("store: spill directory: %w", err)
+	if err := privateDir(dir); err != nil {
+		return nil, err
 	}
 	s := &spill{dir: dir, max: max}
 	unlock, err := lockDir(dir)
 	owner := err == nil
 	if !owner {
 		s.dir = filepath.Join(dir, "pid-"+strconv.Itoa(os.Getpid()))
-		if err := os.MkdirAll(s.dir, 0o750); err != nil {
-			return nil, fmt.Errorf("store: spill directory: %w", err)
+		if err := privateDir(s.dir); err != nil {
+			return nil, err
 		}
 		if unlock, err = lockDir(s.dir); err != nil {
 			return nil, fmt.Errorf("store: lock spill directory %s: %w", s.dir, err)
@@ -81,12 +81,18 @@ func (s *spill) adoptOrphans() {
 		files, _ := filepath.Glob(filepath.Join(sub, "*"+spillExt))
 		slices.Sort(files)
 		_ = s.scan()
+		moved := true
 		for _, f := range files {
 			s.seq++
-			_ = os.Rename(f, s.path(s.seq))
+			if err := os.Rename(f, s.path(s.seq)); err != nil {
+				moved = false // keep the rest where it is; try again next start
+				break
+			}
 		}
 		unlock()
-		_ = os.RemoveAll(sub)
+		if moved {
+			_ = os.RemoveAll(sub)
+		}
 	}
 }
 
@@ -146,7 +152,7 @@ func (s *spill) append(batch []*RequestLog) error {
 	s.seq++
 	final := s.path(s.seq)
 	tmp := final + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY|noFollow, 0o600)
 	if err != nil {
 		return err
 	}
@@ -213,17 +219,31 @@ func (s *spill) done(rows int, bad bool) {
 	}
 }
 
-// close releases the directory; one left empty is removed.
+// close releases the directory. The lock file stays: unlinking it while
+// another process waits on it would let two processes own the directory.
 func (s *spill) close() {
-	if s.unlock == nil {
-		return
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
 	}
-	if len(s.pending) == 0 {
-		_ = os.Remove(filepath.Join(s.dir, ".lock"))
-		_ = os.Remove(s.dir) // fails, harmlessly, if anything else is in it
+}
+
+// privateDir makes dir (0700) if needed and checks that it is a directory,
+// not a link, owned by this user and closed to everyone else: batches hold
+// request logs, and a directory another user can write to would let them
+// plant batches to be replayed, or links to be written through.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("store: spill directory: %w", err)
 	}
-	s.unlock()
-	s.unlock = nil
+	info, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("store: spill directory: %w", err)
+	}
+	if !info.IsDir() || info.Mode().Perm()&0o077 != 0 || !ownedByMe(info) {
+		return fmt.Errorf("store: spill directory %s must be a directory of this user's, closed to others (mode 0700)", dir)
+	}
+	return nil
 }
 
 func syncDir(dir string) {
