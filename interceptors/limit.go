@@ -146,6 +146,10 @@ func (l *Limiter) Interceptor() connect.ServerInterceptor {
 						"the server has too many open streams; retry later", time.Second)
 				}
 				defer closeStream()
+				if spec.StreamType != connect.StreamTypeServer {
+					// Admitted: a client stream sends when it pleases.
+					liftBodyDeadline(ctx)
+				}
 			}
 			release, ok := l.acquire(ctx, spec.Procedure)
 			if !ok {
@@ -281,4 +285,21 @@ func (l *Limiter) openStream(ctx context.Context, procedure string) (func(), boo
 		return nil, false
 	}
 	return undo, true
+}
+
+type bodyDeadlineKey struct{}
+
+// WithBodyDeadlineLift returns ctx carrying lift, which removes the read
+// deadline the server put on the request body. The limiter calls it once a
+// client or bidi stream is admitted — past auth and the stream caps — so
+// only admitted streams may send slowly; a refused one keeps the deadline,
+// and the server's drain of its unread body stays bounded.
+func WithBodyDeadlineLift(ctx context.Context, lift func()) context.Context {
+	return context.WithValue(ctx, bodyDeadlineKey{}, lift)
+}
+
+func liftBodyDeadline(ctx context.Context) {
+	if lift, ok := ctx.Value(bodyDeadlineKey{}).(func()); ok {
+		lift()
+	}
 }

@@ -3,34 +3,38 @@ package kit
 import (
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
-	"connectrpc.com/connect/v2"
+	"github.com/switchboardkit/switchboard/interceptors"
 )
 
 // Slow clients. The standard library bounds request headers
 // (ReadHeaderTimeout; on HTTP/2 a header block trickled in CONTINUATION
 // frames on a connection with no open stream is bounded by IdleTimeout) but
 // nothing bounds a request body that never finishes arriving: its
-// ReadTimeout would also cut every long-lived stream. So the kit gives each
-// request whose body is one message — unary and server-streaming calls, and
-// plain HTTP — a read deadline of ReadBodyTimeout through
-// http.ResponseController, lifted the moment the body has been read whole,
-// so a stream that follows lives as long as it likes. Client and bidi
-// streams send messages whenever they please and are exempt: the stream caps
-// bound them.
+// ReadTimeout would also cut every long-lived stream. So the kit gives every
+// request body a read deadline of ReadBodyTimeout through
+// http.ResponseController. It is lifted the moment the body has been read
+// whole (unary and server-streaming calls, plain HTTP), so a response
+// stream that follows lives as long as it likes; and for client and bidi
+// streams, which send whenever they please, when the call is admitted —
+// past auth and the stream caps (interceptors.WithBodyDeadlineLift). A
+// refused stream keeps its deadline, so the server's drain of its unread
+// body is bounded too.
 
-// bodyTimeout wraps h with the per-request body deadline; streaming lists
-// the paths of client and bidi streaming methods.
-func bodyTimeout(h http.Handler, timeout time.Duration, streaming map[string]bool) http.Handler {
+// bodyTimeout wraps h with the per-request body deadline.
+func bodyTimeout(h http.Handler, timeout time.Duration) http.Handler {
 	if timeout <= 0 {
 		return h
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil && r.Body != http.NoBody && !streaming[r.URL.Path] {
+		if r.Body != nil && r.Body != http.NoBody {
 			rc := http.NewResponseController(w)
 			if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
-				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+				body := &deadlineBody{ReadCloser: r.Body, rc: rc}
+				r.Body = body
+				r = r.WithContext(interceptors.WithBodyDeadlineLift(r.Context(), body.lift))
 			}
 		}
 		h.ServeHTTP(w, r)
@@ -43,26 +47,18 @@ func bodyTimeout(h http.Handler, timeout time.Duration, streaming map[string]boo
 type deadlineBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
-	done bool
+	once sync.Once
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	if err == io.EOF && !b.done {
-		b.done = true
-		_ = b.rc.SetReadDeadline(time.Time{})
+	if err == io.EOF {
+		b.lift()
 	}
 	return n, err
 }
 
-// clientStreamPaths lists the HTTP paths of client and bidi streaming
-// methods.
-func (s *Server) clientStreamPaths() map[string]bool {
-	out := map[string]bool{}
-	for spec := range s.rpc.Specs() {
-		if spec.StreamType == connect.StreamTypeClient || spec.StreamType == connect.StreamTypeBidi {
-			out[spec.Procedure] = true
-		}
-	}
-	return out
+// lift removes the deadline, once.
+func (b *deadlineBody) lift() {
+	b.once.Do(func() { _ = b.rc.SetReadDeadline(time.Time{}) })
 }

@@ -64,11 +64,10 @@ type Config struct {
 	// ReadHeaderTimeout bounds how long a client may take to send request
 	// headers. It does not limit long-lived streams.
 	ReadHeaderTimeout time.Duration
-	// ReadBodyTimeout bounds how long a client may take to send a request
-	// body that is one message (unary and server-streaming calls, plain
-	// HTTP); the deadline is lifted once the body is read, so a response
-	// stream is never cut. Client and bidi streams are exempt (the stream
-	// caps bound them). 0: no bound.
+	// ReadBodyTimeout bounds how long a client may take to send its request
+	// body; the deadline is lifted once the body is read, so a response
+	// stream is never cut, and for client and bidi streams once the call is
+	// admitted past auth and the stream caps. 0: no bound.
 	ReadBodyTimeout time.Duration
 	// IdleTimeout closes keep-alive connections with no request in flight;
 	// on HTTP/2 it also bounds a header block trickled in CONTINUATION frames
@@ -258,7 +257,7 @@ func (c *Config) knobs() []knob {
 		{"gzip", "compress responses for clients that accept gzip", (*boolValue)(&c.Gzip)},
 		{"compress-min-bytes", "smallest response message that is compressed", (*intValue)(&c.CompressMinBytes)},
 		{"read-header-timeout", "time allowed to read request headers", (*durationValue)(&c.ReadHeaderTimeout)},
-		{"read-body-timeout", "time allowed to send a unary or server-streaming request body (0: no bound)", (*durationValue)(&c.ReadBodyTimeout)},
+		{"read-body-timeout", "time allowed to send a request body, until read or, for client streams, admitted (0: no bound)", (*durationValue)(&c.ReadBodyTimeout)},
 		{"idle-timeout", "close keep-alive connections idle this long", (*durationValue)(&c.IdleTimeout)},
 		{"max-concurrent-streams", "concurrent HTTP/2 streams per connection", (*intValue)(&c.MaxConcurrentStreams)},
 		{"shutdown-delay", "report NOT_SERVING this long before refusing calls", (*durationValue)(&c.ShutdownDelay)},

@@ -528,7 +528,7 @@ func (s *Server) httpServer(baseCtx context.Context) *http.Server {
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	return &http.Server{
-		Handler:           s.handlers.wrap(s.corsHandler(bodyTimeout(s.mux, s.cfg.ReadBodyTimeout, s.clientStreamPaths()))),
+		Handler:           s.handlers.wrap(s.corsHandler(bodyTimeout(s.mux, s.cfg.ReadBodyTimeout))),
 		Protocols:         protocols,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,

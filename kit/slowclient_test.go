@@ -221,3 +221,21 @@ func TestSlowClients_SlowClientStreamsAreNotCut(t *testing.T) {
 		t.Errorf("a slow client stream was cut: %v", err)
 	}
 }
+
+// A client stream that auth or the caps refuse keeps the body deadline: the
+// server's drain of its unread body cannot be held open by trickling it.
+func TestSlowClients_ARefusedClientStreamCannotHoldItsConnection(t *testing.T) {
+	env := startSlow(t)
+	conn, err := net.Dial("tcp", env.run.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := io.WriteString(conn, "POST "+switchboardtestv1connect.EchoServiceCollectProcedure+" HTTP/1.1\r\n"+
+		"Host: x\r\nContent-Type: application/connect+json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\x00\x00\x00\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	if !closedWithin(conn, 10*slowTimeout) {
+		t.Fatal("an unauthenticated client stream trickling its body kept its connection for 10x -read-body-timeout")
+	}
+}
