@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,68 +52,177 @@ func (c *JSONCodec) UnmarshalRead(ctx context.Context, src io.Reader, msg any) e
 	if err := c.JSONCodec.UnmarshalRead(ctx, bytes.NewReader(data), m); err != nil {
 		return err
 	}
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if dec.Decode(&doc) != nil {
+	if specialJSON[m.ProtoReflect().Descriptor().FullName()] {
+		return nil
+	}
+	w := &enumWalker{dec: json.NewDecoder(bytes.NewReader(data))}
+	w.dec.UseNumber()
+	if tok, err := w.dec.Token(); err != nil || tok != json.Delim('{') {
 		return nil // protojson accepted it; nothing more to learn
 	}
-	var verr Error
-	unknownEnums(m.ProtoReflect().Descriptor(), doc, "", &verr)
-	if len(verr.Violations) > 0 {
-		return &verr
+	_ = w.object(m.ProtoReflect().Descriptor(), "", 0) // a walk that fails finds no more
+	if len(w.verr.Violations) > 0 {
+		return &w.verr
 	}
 	return nil
 }
 
-// unknownEnums walks a JSON document along md and records every enum field
-// given a name its enum does not define.
-func unknownEnums(md protoreflect.MessageDescriptor, doc any, prefix string, verr *Error) {
-	obj, ok := doc.(map[string]any)
-	if !ok || specialJSON[md.FullName()] {
-		return // well-known types with JSON forms of their own
-	}
-	for key, val := range obj {
-		fd := md.Fields().ByJSONName(key)
-		if fd == nil {
-			fd = md.Fields().ByTextName(key)
+// Bounds of the walk: it runs only on input protojson already accepted,
+// but that input is the caller's, so it is one pass over the tokens with
+// memory in proportion to the nesting, never a decoded copy of the body.
+const (
+	maxEnumDepth      = 64  // nesting below which enums are not checked
+	maxEnumViolations = 100 // violations reported at most
+)
+
+// enumWalker walks a JSON document along a message descriptor, token by
+// token, and records every enum field given a name its enum does not
+// define.
+type enumWalker struct {
+	dec  *json.Decoder
+	verr Error
+}
+
+var errEnough = errors.New("enough violations")
+
+// object walks the members of an object whose '{' was read, up to its '}'.
+func (w *enumWalker) object(md protoreflect.MessageDescriptor, prefix string, depth int) error {
+	for w.dec.More() {
+		tok, err := w.dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := tok.(string)
+		var fd protoreflect.FieldDescriptor
+		if md != nil {
+			if fd = md.Fields().ByJSONName(key); fd == nil {
+				fd = md.Fields().ByTextName(key)
+			}
 		}
 		if fd == nil {
-			continue // an unknown field: ignored, as before
+			if err := w.skip(); err != nil { // an unknown field: ignored, as before
+				return err
+			}
+			continue
 		}
 		path := joinPath(prefix, string(fd.Name()))
 		switch {
 		case fd.IsMap():
-			entries, _ := val.(map[string]any)
-			for k, v := range entries {
-				checkValue(fd.MapValue(), v, fmt.Sprintf("%s[%q]", path, k), verr)
-			}
+			err = w.container('{', func(key string) error { return w.value(fd.MapValue(), fmt.Sprintf("%s[%q]", path, key), depth) })
 		case fd.IsList():
-			items, _ := val.([]any)
-			for i, v := range items {
-				checkValue(fd, v, fmt.Sprintf("%s[%d]", path, i), verr)
-			}
+			i := 0
+			err = w.container('[', func(string) error {
+				i++
+				return w.value(fd, fmt.Sprintf("%s[%d]", path, i-1), depth)
+			})
 		default:
-			checkValue(fd, val, path, verr)
+			err = w.value(fd, path, depth)
+		}
+		if err != nil {
+			return err
 		}
 	}
+	_, err := w.dec.Token() // '}'
+	return err
 }
 
-func checkValue(fd protoreflect.FieldDescriptor, val any, path string, verr *Error) {
+// container walks an object (open '{': each member's key is passed to each)
+// or an array (open '['); null or anything else is skipped.
+func (w *enumWalker) container(open json.Delim, each func(key string) error) error {
+	tok, err := w.dec.Token()
+	if err != nil || tok != open {
+		if d, ok := tok.(json.Delim); ok && err == nil {
+			return w.skipRest(d)
+		}
+		return err
+	}
+	for w.dec.More() {
+		key := ""
+		if open == '{' {
+			k, err := w.dec.Token()
+			if err != nil {
+				return err
+			}
+			key, _ = k.(string)
+		}
+		if err := each(key); err != nil {
+			return err
+		}
+	}
+	_, err = w.dec.Token()
+	return err
+}
+
+// value walks one value of fd's type.
+func (w *enumWalker) value(fd protoreflect.FieldDescriptor, path string, depth int) error {
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
-		name, isName := val.(string)
+		tok, err := w.dec.Token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			return w.skipRest(d)
+		}
+		name, isName := tok.(string)
 		enum := fd.Enum()
 		if !isName || enum.FullName() == "google.protobuf.NullValue" || enum.Values().ByName(protoreflect.Name(name)) != nil {
-			return
+			return nil
 		}
-		verr.Violations = append(verr.Violations, Violation{
+		w.verr.Violations = append(w.verr.Violations, Violation{
 			Field: path, Rule: "enum",
 			Description: fmt.Sprintf("%q is not a value of %s: use one of %s", name, enum.Name(), enumNames(enum)),
 		})
+		if len(w.verr.Violations) >= maxEnumViolations {
+			return errEnough
+		}
+		return nil
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		unknownEnums(fd.Message(), val, path, verr)
+		if specialJSON[fd.Message().FullName()] || depth >= maxEnumDepth {
+			return w.skip() // a well-known type's own JSON form, or too deep
+		}
+		tok, err := w.dec.Token()
+		if err != nil {
+			return err
+		}
+		if tok != json.Delim('{') {
+			if d, ok := tok.(json.Delim); ok {
+				return w.skipRest(d)
+			}
+			return nil
+		}
+		return w.object(fd.Message(), path, depth+1)
 	}
+	return w.skip()
+}
+
+// skip consumes one value.
+func (w *enumWalker) skip() error {
+	tok, err := w.dec.Token()
+	if d, ok := tok.(json.Delim); ok && err == nil {
+		return w.skipRest(d)
+	}
+	return err
+}
+
+// skipRest consumes the rest of an object or array whose opening d was read.
+func (w *enumWalker) skipRest(d json.Delim) error {
+	if d != '{' && d != '[' {
+		return nil
+	}
+	for level := 1; level > 0; {
+		tok, err := w.dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			level++
+		case json.Delim('}'), json.Delim(']'):
+			level--
+		}
+	}
+	return nil
 }
 
 // specialJSON lists the well-known types whose JSON is not an object of

@@ -3,7 +3,9 @@ package validate_test
 import (
 	"bytes"
 	"errors"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/types/descriptorpb"
@@ -54,5 +56,46 @@ func TestJSONCodec_UnknownEnumNamesAreViolationsUnknownFieldsAreNot(t *testing.T
 	// Malformed JSON stays a decode error.
 	if err := codec.UnmarshalRead(t.Context(), bytes.NewReader([]byte(`{"type":`)), new(descriptorpb.FieldDescriptorProto)); err == nil {
 		t.Error("malformed JSON accepted")
+	}
+}
+
+func TestJSONCodec_BoundedOnHostileInput(t *testing.T) {
+	codec := validate.NewJSONCodec()
+	// Thousands of bad enum names: at most 100 violations come back.
+	var b strings.Builder
+	b.WriteString(`{"field":[`)
+	for i := range 5000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"type":"NOPE"}`)
+	}
+	b.WriteString(`],"unknownField":1}`)
+	err := codec.UnmarshalRead(t.Context(), strings.NewReader(b.String()), new(descriptorpb.DescriptorProto))
+	var verr *validate.Error
+	if !errors.As(err, &verr) || len(verr.Violations) != 100 {
+		t.Fatalf("got %v, want exactly 100 violations", err)
+	}
+	// A large body with one unknown field is walked once, token by token:
+	// what it allocates is in proportion to the body, not a decoded copy of
+	// it per level.
+	b.Reset()
+	b.WriteString(`{"unknownField":1,"field":[`)
+	for i := range 20000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"name":"n","type":"TYPE_STRING","jsonName":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)
+	}
+	b.WriteString(`]}`)
+	body := b.String()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := codec.UnmarshalRead(t.Context(), strings.NewReader(body), new(descriptorpb.DescriptorProto)); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > uint64(60*len(body)) {
+		t.Errorf("decoding %d bytes allocated %d bytes", len(body), alloc)
 	}
 }
