@@ -271,6 +271,25 @@ func (w *LogWriter) run() {
 	}
 }
 
+// logBatch is the unit the writer stores: rows, the counted-only calls
+// that go with them, and an id that makes storing it idempotent.
+type logBatch struct {
+	ID     string        `json:"id"`
+	Rows   []*RequestLog `json:"rows"`
+	Counts []*Rollup     `json:"counts,omitempty"`
+}
+
+// newBatch takes the counted-only calls with rows: from here on they travel
+// (and are retried, spilled, replayed) together.
+func (w *LogWriter) newBatch(rows []*RequestLog) *logBatch {
+	id, _ := randomString(16)
+	b := &logBatch{ID: id, Rows: append([]*RequestLog(nil), rows...)}
+	if counts := w.takeCounts(); len(counts) > 0 {
+		b.Counts = counts.sorted()
+	}
+	return b
+}
+
 // write stores batch (and the calls counted only) and returns the emptied
 // batch. Normally that is one transaction. When the database is unavailable
 // and a spill is configured, the batch goes to disk instead, as does every
@@ -279,24 +298,26 @@ func (w *LogWriter) run() {
 // failures are retried with backoff for up to ~30 s (less once Close was
 // called), then the batch is lost and counted as failed.
 func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
-	if w.spill != nil {
-		return w.writeOrSpill(batch)
-	}
-	if len(batch) == 0 && !w.hasCounts() {
+	if len(batch) == 0 && !w.hasCounts() && (w.spill == nil || w.spill.empty()) {
 		return batch
+	}
+	b := w.newBatch(batch)
+	if w.spill != nil {
+		w.writeOrSpill(b)
+		return batch[:0]
 	}
 	backoff := 50 * time.Millisecond
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		err := w.insert(batch)
+		err := w.insert(b)
 		if err == nil {
 			return batch[:0]
 		}
 		if !transient(err) || time.Now().After(deadline) || w.abandoned() {
-			w.lose(batch, err)
+			w.lose(b, err)
 			return batch[:0]
 		}
-		w.opts.Logger.Warn("request log: database unavailable; retrying", "rows", len(batch), "in", backoff, "error", err)
+		w.opts.Logger.Warn("request log: database unavailable; retrying", "rows", len(b.Rows), "in", backoff, "error", err)
 		select {
 		case <-time.After(backoff):
 		case <-w.abandon:
@@ -309,91 +330,110 @@ func transient(err error) bool {
 	return IsUnavailable(err) || errors.Is(err, context.DeadlineExceeded)
 }
 
-// insert writes batch and the counted-only calls in one transaction. On
-// failure the counted calls are put back for the next attempt.
-func (w *LogWriter) insert(batch []*RequestLog) error {
-	counts := w.takeCounts()
-	rollups := rollupSet{}
-	rollups.merge(counts)
-	for _, rec := range batch {
-		rollups.add(rec)
-	}
-	if len(batch) == 0 && len(rollups) == 0 {
+// insert stores b in one transaction, once: a batch whose id is already
+// recorded — its commit went through though its answer was lost — is not
+// stored again.
+func (w *LogWriter) insert(b *logBatch) error {
+	if len(b.Rows) == 0 && len(b.Counts) == 0 {
 		return nil
+	}
+	rollups := rollupSet{}
+	for _, r := range b.Counts {
+		rollups.merge(rollupSet{rollupKey{r.Minute, r.Procedure, r.Code}: r})
+	}
+	for _, rec := range b.Rows {
+		rollups.add(rec)
 	}
 	sorted := rollups.sorted()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	began := time.Now()
+	var again bool
 	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if len(batch) > 0 {
-			if _, err := tx.NewInsert().Model(&batch).Exec(ctx); err != nil {
+		res, err := tx.NewInsert().Model(&LogBatch{ID: b.ID, WrittenAt: time.Now().UTC()}).
+			On("CONFLICT DO NOTHING").Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			again = true
+			return nil
+		}
+		if len(b.Rows) > 0 {
+			for _, rec := range b.Rows {
+				rec.ID = 0 // the database assigns it
+			}
+			if _, err := tx.NewInsert().Model(&b.Rows).Exec(ctx); err != nil {
 				return err
 			}
 		}
 		return addRollups(ctx, tx, sorted)
 	})
 	if w.opts.OnWrite != nil {
-		w.opts.OnWrite(len(batch), time.Since(began), err)
+		w.opts.OnWrite(len(b.Rows), time.Since(began), err)
 	}
 	if err != nil {
-		w.putBackCounts(counts)
 		return err
 	}
-	w.written.Add(int64(len(batch)))
+	if again {
+		w.opts.Logger.Info("request log: batch already stored (a retried commit); not stored twice", "rows", len(b.Rows))
+	}
+	w.written.Add(int64(len(b.Rows)))
 	return nil
 }
 
 // lose counts a batch that will never be stored; its calls stay in the
 // statistics.
-func (w *LogWriter) lose(batch []*RequestLog, err error) {
-	w.failed.Add(int64(len(batch)))
-	for _, rec := range batch {
+func (w *LogWriter) lose(b *logBatch, err error) {
+	w.failed.Add(int64(len(b.Rows)))
+	for _, rec := range b.Rows {
 		w.addCount(rec)
 	}
-	w.opts.Logger.Error("request log: batch lost", "rows", len(batch), "error", err)
+	w.putBackCounts(rollupSetOf(b.Counts))
+	w.opts.Logger.Error("request log: batch lost", "rows", len(b.Rows), "error", err)
+}
+
+func rollupSetOf(rollups []*Rollup) rollupSet {
+	set := rollupSet{}
+	for _, r := range rollups {
+		set.merge(rollupSet{rollupKey{r.Minute, r.Procedure, r.Code}: r})
+	}
+	return set
 }
 
 // writeOrSpill is write with a spill: see write.
-func (w *LogWriter) writeOrSpill(batch []*RequestLog) []*RequestLog {
+func (w *LogWriter) writeOrSpill(b *logBatch) {
 	if w.spill.empty() {
-		if len(batch) == 0 && !w.hasCounts() {
-			return batch
-		}
-		err := w.insert(batch)
+		err := w.insert(b)
 		switch {
 		case err == nil:
-			return batch[:0]
+			return
 		case !transient(err):
-			w.lose(batch, err)
-			return batch[:0]
+			w.lose(b, err)
+			return
 		}
 		w.opts.Logger.Warn("request log: database unavailable; spilling batches to disk until it is back",
 			"dir", w.spill.dir, "error", err)
 		w.nextProbe, w.probeEvery = time.Now().Add(100*time.Millisecond), 100*time.Millisecond
 	}
-	if len(batch) > 0 {
-		w.toSpill(batch)
+	if len(b.Rows) > 0 || len(b.Counts) > 0 {
+		w.toSpill(b)
 	}
 	w.replay()
 	w.pendingFiles.Store(int64(len(w.spill.pending)))
 	w.pendingBytes.Store(w.spill.size)
-	return batch[:0]
 }
 
-func (w *LogWriter) toSpill(batch []*RequestLog) {
-	for _, rec := range batch {
-		rec.ID = 0 // the database assigns it at replay
-	}
-	switch err := w.spill.append(batch); {
+func (w *LogWriter) toSpill(b *logBatch) {
+	switch err := w.spill.append(b); {
 	case err == nil:
-		w.spilled.Add(int64(len(batch)))
+		w.spilled.Add(int64(len(b.Rows)))
 	case errors.Is(err, errSpillFull):
-		w.spillDropped.Add(int64(len(batch)))
-		w.lose(batch, err)
+		w.spillDropped.Add(int64(len(b.Rows)))
+		w.lose(b, err)
 	default:
-		w.spillDropped.Add(int64(len(batch)))
-		w.lose(batch, fmt.Errorf("spill: %w", err))
+		w.spillDropped.Add(int64(len(b.Rows)))
+		w.lose(b, fmt.Errorf("spill: %w", err))
 	}
 }
 
@@ -406,21 +446,21 @@ func (w *LogWriter) replay() {
 	}
 	budget := time.Now().Add(250 * time.Millisecond)
 	for !w.spill.empty() {
-		batch, err := w.spill.oldest()
+		b, err := w.spill.oldest()
 		if err != nil {
 			w.opts.Logger.Error("request log: a spilled batch cannot be read; set aside", "error", err)
 			w.spill.done(0, true)
 			continue
 		}
-		err = w.insert(batch)
+		err = w.insert(b)
 		switch {
 		case err == nil:
-			w.spill.done(len(batch), false)
-			w.replayed.Add(int64(len(batch)))
+			w.spill.done(len(b.Rows), false)
+			w.replayed.Add(int64(len(b.Rows)))
 		case !transient(err):
-			w.spill.done(len(batch), true)
-			w.failed.Add(int64(len(batch)))
-			w.opts.Logger.Error("request log: a spilled batch was refused; set aside", "rows", len(batch), "error", err)
+			w.spill.done(len(b.Rows), true)
+			w.failed.Add(int64(len(b.Rows)))
+			w.opts.Logger.Error("request log: a spilled batch was refused; set aside", "rows", len(b.Rows), "error", err)
 		default:
 			w.probeEvery = min(2*w.probeEvery, 5*time.Second)
 			w.nextProbe = time.Now().Add(w.probeEvery)
@@ -450,11 +490,16 @@ func (w *LogWriter) abandoned() bool {
 }
 
 func (w *LogWriter) prune() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Batch ids matter only while a batch may still be retried or replayed.
+	if _, err := w.db.NewDelete().Model((*LogBatch)(nil)).
+		Where("written_at < ?", time.Now().Add(-24*time.Hour).UTC()).Exec(ctx); err != nil {
+		w.opts.Logger.Warn("request log: batch id cleanup failed", "error", err)
+	}
 	if w.opts.Retention <= 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
 	cutoff := time.Now().Add(-w.opts.Retention).UTC()
 	if _, err := w.db.NewDelete().Model((*Rollup)(nil)).Where("minute < ?", cutoff).Exec(ctx); err != nil {
 		w.opts.Logger.Warn("request log: rollup retention delete failed", "error", err)

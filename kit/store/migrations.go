@@ -116,5 +116,17 @@ func KitMigrations() *migrate.Migrations {
 			return err
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261127100001", Comment: "log_batches",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			type logBatch struct {
+				bun.BaseModel `bun:"table:switchboard_log_batches"`
+				ID            string    `bun:"id,pk"`
+				WrittenAt     time.Time `bun:"written_at,notnull"`
+			}
+			_, err := mg.DB().NewCreateTable().Model((*logBatch)(nil)).Exec(ctx)
+			return err
+		},
+	})
 	return m
 }

@@ -67,3 +67,15 @@ type Instance struct {
 	LastSeenAt time.Time `bun:"last_seen_at,notnull"`
 	InFlight   int64     `bun:"in_flight,notnull"`
 }
+
+// LogBatch records that one request-log batch was stored, in the same
+// transaction as its rows: a batch written again — retried after a commit
+// whose answer was lost, or replayed from the spill — is recognized and
+// skipped, so no row or statistic is counted twice. Rows older than a day
+// are pruned.
+type LogBatch struct {
+	bun.BaseModel `bun:"table:switchboard_log_batches"`
+
+	ID        string    `bun:"id,pk"`
+	WrittenAt time.Time `bun:"written_at,notnull"`
+}

@@ -15,11 +15,13 @@ import (
 
 // spill keeps request-log batches on local disk while the database cannot
 // take them, and gives them back in order when it can. One file per batch
-// ("<seq>.batch", a gzipped JSON array of records), written to a temporary name,
+// ("<seq>.batch", a gzipped JSON logBatch: its id, rows and counted-only
+// calls), written to a temporary name,
 // fsynced and renamed, so a crash leaves whole batches or none; a batch is
 // deleted only after the transaction that inserts it has committed. A crash
-// between that commit and the delete replays the batch once more: delivery
-// is at least once, with at most one batch twice.
+// between that commit and the delete replays the batch once more, and the
+// batch's id, recorded in the same transaction as its rows, makes that
+// replay a no-op: each batch is stored once.
 //
 // The directory belongs to one process, enforced with an exclusive lock on
 // "<dir>/.lock" (unix). A second process on the same directory spills into
@@ -136,7 +138,7 @@ func (s *spill) path(seq uint64) string {
 func (s *spill) empty() bool { return len(s.pending) == 0 }
 
 // append writes batch durably as the newest file.
-func (s *spill) append(batch []*RequestLog) error {
+func (s *spill) append(batch *logBatch) error {
 	var buf bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if err := json.NewEncoder(zw).Encode(batch); err != nil {
@@ -174,22 +176,22 @@ func (s *spill) append(batch []*RequestLog) error {
 	s.pending = append(s.pending, final)
 	s.size += int64(len(data))
 	if s.rows >= 0 {
-		s.rows += int64(len(batch))
+		s.rows += int64(len(batch.Rows))
 	}
 	return nil
 }
 
 // oldest reads the oldest batch.
-func (s *spill) oldest() ([]*RequestLog, error) {
+func (s *spill) oldest() (*logBatch, error) {
 	f, err := os.Open(s.pending[0])
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	var batch []*RequestLog
+	batch := new(logBatch)
 	zr, err := gzip.NewReader(f)
 	if err == nil {
-		err = json.NewDecoder(zr).Decode(&batch)
+		err = json.NewDecoder(zr).Decode(batch)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: spilled batch %s: %w", filepath.Base(s.pending[0]), err)
@@ -228,8 +230,8 @@ func (s *spill) close() {
 	}
 }
 
-// privateDir makes dir (0700) if needed and checks that it is a directory,
-// not a link, owned by this user and closed to everyone else: batches hold
+// privateDir makes dir (0700) if needed, checks that it is a directory, not
+// a link, owned by this user, and closes it to everyone else: batches hold
 // request logs, and a directory another user can write to would let them
 // plant batches to be replayed, or links to be written through.
 func privateDir(dir string) error {
@@ -240,8 +242,13 @@ func privateDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("store: spill directory: %w", err)
 	}
-	if !info.IsDir() || info.Mode().Perm()&0o077 != 0 || !ownedByMe(info) {
-		return fmt.Errorf("store: spill directory %s must be a directory of this user's, closed to others (mode 0700)", dir)
+	if !info.IsDir() || !ownedByMe(info) {
+		return fmt.Errorf("store: spill directory %s must be a directory (not a link) of this user's", dir)
+	}
+	if info.Mode().Perm()&0o077 != 0 { // ours: close it to others
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("store: spill directory: %w", err)
+		}
 	}
 	return nil
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-func TestSpill_RefusesADirectoryOthersCanWrite(t *testing.T) {
+func TestSpill_ClosesItsDirectoryAndRefusesLinks(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "shared")
 	if err := os.Mkdir(dir, 0o777); err != nil {
 		t.Fatal(err)
@@ -15,8 +15,13 @@ func TestSpill_RefusesADirectoryOthersCanWrite(t *testing.T) {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openSpill(dir, 1<<20); err == nil {
-		t.Fatal("a world-writable spill directory was accepted")
+	s, err := openSpill(dir, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	if info, err := os.Stat(dir); err != nil || info.Mode().Perm() != 0o700 {
+		t.Fatalf("spill directory mode %v (%v), want 0700", info.Mode().Perm(), err)
 	}
 	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(t.TempDir(), link); err != nil {
@@ -34,7 +39,7 @@ func TestSpill_BatchesComeBackInOrderAndSurviveAReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range 3 {
-		if err := s.append([]*RequestLog{{RequestID: string(rune('a' + i)), StartTime: time.Now().UTC()}}); err != nil {
+		if err := s.append(&logBatch{ID: "b", Rows: []*RequestLog{{RequestID: string(rune('a' + i)), StartTime: time.Now().UTC()}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +58,7 @@ func TestSpill_BatchesComeBackInOrderAndSurviveAReopen(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got += batch[0].RequestID
+		got += batch.Rows[0].RequestID
 		again.done(1, false)
 	}
 	if got != "abc" {
@@ -64,7 +69,7 @@ func TestSpill_BatchesComeBackInOrderAndSurviveAReopen(t *testing.T) {
 		id, _ := randomString(24) // incompressible enough
 		big[i] = &RequestLog{RequestID: id}
 	}
-	if err := again.append(big); err == nil {
+	if err := again.append(&logBatch{Rows: big}); err == nil {
 		t.Error("a batch past the cap was accepted")
 	}
 }

@@ -269,3 +269,30 @@ func newLogWriter(t testing.TB, db *bun.DB, opts store.LogWriterOptions) *store.
 	}
 	return w
 }
+
+// A batch stored twice — a commit whose answer was lost, then retried or
+// replayed — is stored once.
+func TestLogWriter_ABatchStoredTwiceCountsOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db := openMigrated(t, dsn)
+		w := newLogWriter(t, db, store.LogWriterOptions{})
+		now := time.Now().UTC()
+		rows := []*store.RequestLog{{Procedure: "a.B/C", Code: "ok", StartTime: now}, {Procedure: "a.B/C", Code: "ok", StartTime: now}}
+		w.Count(&store.RequestLog{Procedure: "a.B/C", Code: "canceled", StartTime: now})
+		if err := store.StoreBatchTwiceForTest(w, rows); err != nil {
+			t.Fatal(err)
+		}
+		n, err := db.NewSelect().Model((*store.RequestLog)(nil)).Count(ctx)
+		if err != nil || n != 2 {
+			t.Fatalf("%d rows (%v), want 2", n, err)
+		}
+		stats, err := store.StatsByProcedure(ctx, db, now.Add(-time.Hour), now.Add(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := stats["a.B/C"]; s == nil || s.Count != 3 {
+			t.Errorf("statistics %+v, want 3 calls (2 rows, 1 counted only), each once", s)
+		}
+	})
+}
