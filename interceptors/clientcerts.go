@@ -20,7 +20,9 @@ import (
 // client CA; ClientCerts turns it into a Principal:
 //
 //   - its identities are the certificate's URI SANs (SPIFFE ids), DNS SANs
-//     and subject common name, in that order; the first names the principal;
+//     and subject common name, in that order, the common name written
+//     "cn:NAME" so that no common name can pass for a SAN; the first names
+//     the principal;
 //   - its scopes are those configured for any of its identities
 //     (ParseIdentityScopes); a verified certificate with none configured is
 //     still authenticated, and may call public methods only;
@@ -81,8 +83,11 @@ func (c *ClientCerts) Authenticate(ctx context.Context, _ *connect.Header) (*swi
 	return &switchboard.Principal{KeyID: "x509:" + hex.EncodeToString(sum[:8]), Name: ids[0], Scopes: scopes}, nil
 }
 
-// Identities lists what a client certificate says its holder is: URI SANs,
-// then DNS SANs, then the subject common name.
+// Identities lists what a client certificate says its holder is: URI SANs
+// ("spiffe://example.org/billing"), then DNS SANs ("billing.internal"), then
+// the subject common name as "cn:NAME". The kinds cannot be mistaken for
+// one another: a DNS name has no ":", a URI has "://", and a common name
+// always carries its prefix.
 func Identities(cert *x509.Certificate) []string {
 	var ids []string
 	for _, u := range cert.URIs {
@@ -90,7 +95,7 @@ func Identities(cert *x509.Certificate) []string {
 	}
 	ids = append(ids, cert.DNSNames...)
 	if cert.Subject.CommonName != "" {
-		ids = append(ids, cert.Subject.CommonName)
+		ids = append(ids, "cn:"+cert.Subject.CommonName)
 	}
 	return ids
 }

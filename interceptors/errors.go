@@ -176,12 +176,12 @@ func Errors(opts ...ErrorsOption) connect.ServerInterceptor {
 }
 
 func (o *errorsOptions) mapError(ctx context.Context, spec connect.Spec, err error) error {
-	if ctx.Err() != nil && !deliberate(err) {
+	if ctx.Err() != nil && !o.deliberate(err) {
 		// The client went away or its deadline passed, and the work in
 		// progress failed with it ("interrupted", "transaction already
 		// rolled back", a read error): that is the client's doing, not a
-		// server fault.
-		o.logger.Log(ctx, slog.LevelDebug, "rpc ended with its context", "procedure", spec.Procedure,
+		// server fault. The cause is still logged, at INFO.
+		o.logger.Log(ctx, slog.LevelInfo, "rpc ended with its context", "procedure", spec.Procedure,
 			"request_id", switchboard.RequestIDFromContext(ctx), "cause", err.Error())
 		if shutdown := context.Cause(ctx); errors.Is(shutdown, ErrServerShuttingDown) {
 			return statusError(ctx, o.domain, connect.CodeUnavailable, ReasonShuttingDown,
@@ -224,14 +224,31 @@ func (o *errorsOptions) mapError(ctx context.Context, spec connect.Spec, err err
 }
 
 // deliberate reports whether err is a status someone chose on purpose, which
-// stands even when the call's context has ended: a local *connect.Error
-// whose code is not one a failed I/O or cancellation produces.
-func deliberate(err error) bool {
+// stands even when the call's context has ended: a local *connect.Error, a
+// StatusError, or an error a rule maps (a sentinel such as ErrNotFound, a
+// validation failure) — unless its code is one a failed I/O or
+// cancellation produces.
+func (o *errorsOptions) deliberate(err error) bool {
+	code := connect.CodeUnknown
 	var cerr *connect.Error
-	if !errors.As(err, &cerr) || cerr.IsRemote() {
-		return false
+	var serr switchboard.StatusError
+	switch {
+	case errors.As(err, &cerr):
+		if cerr.IsRemote() {
+			return false
+		}
+		code = cerr.Code()
+	case errors.As(err, &serr):
+		code, _, _ = serr.RPCStatus()
+	default:
+		for _, r := range o.rules {
+			if r.Match(err) {
+				code = r.Code
+				break
+			}
+		}
 	}
-	switch cerr.Code() {
+	switch code {
 	case connect.CodeInternal, connect.CodeUnknown, connect.CodeUnavailable, connect.CodeAborted,
 		connect.CodeCanceled, connect.CodeDeadlineExceeded:
 		return false

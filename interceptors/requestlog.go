@@ -89,7 +89,8 @@ func WithPayloadCapture(maxBytes int, redactPaths ...string) RequestLogOption {
 }
 
 // WithFailedRowsPerPeer bounds the rows that failed calls (any code but OK:
-// rejected, cancelled, invalid…) from one peer can take: at most n per
+// rejected, cancelled, invalid…) from one peer can take — calls by an
+// authenticated caller and permission_denied refusals aside: at most n per
 // minute, as a token bucket of n that refills over a minute. Past it, such a
 // call is still counted — in the rollups, metrics and observers — but gets no
 // row and no log line, so a flood from one peer (a rapid-reset burst, a
@@ -130,7 +131,11 @@ func RequestLog(sink LogSink, opts ...RequestLogOption) connect.ServerIntercepto
 				return err
 			}
 			rec := o.record(ctx, spec, info, id, start, counted, principal(), err)
-			keep := err == nil || o.budget.take(o.logger, limiterKey(rec.PeerIP))
+			// Calls by an authenticated caller, and refusals of one
+			// (permission_denied), always keep their row: the budget is for
+			// anonymous noise, never a way to probe unseen.
+			keep := err == nil || rec.KeyID != "" || rec.Code == "permission_denied" ||
+				o.budget.take(o.logger, limiterKey(rec.PeerIP))
 			if keep {
 				o.logLine(ctx, rec)
 			}

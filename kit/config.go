@@ -43,8 +43,8 @@ type Config struct {
 	// must chain to.
 	TLSClientCAFile string
 	// TLSClientScopes grant scopes to certificate identities, as
-	// "identity=scope" items; an identity is a URI SAN (SPIFFE id), DNS SAN
-	// or subject common name.
+	// "identity=scope" items; an identity is a URI SAN (SPIFFE id), a DNS
+	// SAN, or "cn:NAME" for the subject common name.
 	TLSClientScopes []string
 	// Reflection serves gRPC server reflection (v1 and v1alpha).
 	Reflection bool

@@ -18,13 +18,19 @@ type dbHealth struct {
 	s        *Server
 	mu       sync.Mutex
 	failing  bool
+	putDown  bool // this set NOT_SERVING, and will set SERVING again
 	since    time.Time
 	stopping bool
 }
 
-// observe records one write's outcome.
+// observe records one write's outcome. Only a write that succeeds
+// restores SERVING — an error of another kind says nothing about whether
+// the database can write — and only a NOT_SERVING this set.
 func (d *dbHealth) observe(err error) {
-	down := err != nil && store.IsUnavailable(err)
+	if err != nil && !store.IsUnavailable(err) {
+		return
+	}
+	down := err != nil
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if down == d.failing || d.stopping {
@@ -34,11 +40,19 @@ func (d *dbHealth) observe(err error) {
 	if down {
 		d.since = time.Now()
 		d.s.log.Error("database cannot write; health is NOT_SERVING until it can", "error", err)
-		d.s.health.set("", HealthNotServing)
+		// Only a SERVING server is put down, and only that is restored:
+		// a NOT_SERVING the application set stays its own.
+		if status, _ := d.s.health.get(""); status == HealthServing {
+			d.putDown = true
+			d.s.health.set("", HealthNotServing)
+		}
 		return
 	}
 	d.s.log.Info("database writes again; health is SERVING", "after", time.Since(d.since).Round(time.Millisecond))
-	d.s.health.set("", HealthServing)
+	if d.putDown {
+		d.putDown = false
+		d.s.health.set("", HealthServing)
+	}
 }
 
 // stop freezes the status: shutdown owns it from now on.

@@ -43,11 +43,20 @@ func (t *handlerTracker) wrap(h http.Handler) http.Handler {
 	})
 }
 
-// wait returns true once no handler runs, false if d passed first.
+// wait returns true once no handler runs, false if d passed first (d <= 0:
+// whether none runs now).
 func (t *handlerTracker) wait(d time.Duration) bool {
 	t.mu.Lock()
 	idle := t.idle
 	t.mu.Unlock()
+	select {
+	case <-idle:
+		return true
+	default:
+	}
+	if d <= 0 {
+		return false
+	}
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {

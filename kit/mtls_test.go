@@ -30,7 +30,7 @@ func startMTLS(t *testing.T, ca *kittest.CA, mode string) *echoEnv {
 		c.TLSClientAuth, c.TLSClientCAFile = mode, ca.File
 		c.TLSClientScopes = []string{
 			"spiffe://example.org/billing=switchboardtest.v1.EchoService/Echo",
-			"reports.internal=switchboardtest.v1.EchoService/Expand",
+			"cn:reports.internal=switchboardtest.v1.EchoService/Expand",
 		}
 	})
 }
@@ -73,6 +73,11 @@ func TestMTLS_AVerifiedCertificateIsTheCaller(t *testing.T) {
 	// nothing protected; without a certificate the call is anonymous.
 	if _, err := tlsConnectClient(env, ca, unmapped).Echo(t.Context(), hi); connect.CodeOf(err) != connect.CodePermissionDenied {
 		t.Errorf("unmapped certificate on Echo: %v, want permission_denied", err)
+	}
+	// A common name that spells a SAN identity does not get its grants.
+	impostor := ca.ClientCert(t, "spiffe://example.org/billing")
+	if _, err := tlsConnectClient(env, ca, impostor).Echo(t.Context(), hi); connect.CodeOf(err) != connect.CodePermissionDenied {
+		t.Errorf("a CN spelling billing's SPIFFE id on Echo: %v, want permission_denied", err)
 	}
 	if _, err := tlsConnectClient(env, ca).Echo(t.Context(), hi); connect.CodeOf(err) != connect.CodeUnauthenticated {
 		t.Errorf("no certificate on Echo: %v, want unauthenticated", err)

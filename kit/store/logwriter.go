@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -302,20 +301,25 @@ func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
 		return batch
 	}
 	b := w.newBatch(batch)
-	if w.spill != nil {
-		w.writeOrSpill(b)
-		return batch[:0]
+	if w.spill == nil || !w.writeOrSpill(b) {
+		w.retry(b)
 	}
+	return batch[:0]
+}
+
+// retry stores b, retrying transient failures with backoff for up to ~30 s
+// (less once Close was called); then b is lost and counted as failed.
+func (w *LogWriter) retry(b *logBatch) {
 	backoff := 50 * time.Millisecond
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := w.insert(b)
 		if err == nil {
-			return batch[:0]
+			return
 		}
 		if !transient(err) || time.Now().After(deadline) || w.abandoned() {
 			w.lose(b, err)
-			return batch[:0]
+			return
 		}
 		w.opts.Logger.Warn("request log: database unavailable; retrying", "rows", len(b.Rows), "in", backoff, "error", err)
 		select {
@@ -401,30 +405,36 @@ func rollupSetOf(rollups []*Rollup) rollupSet {
 	return set
 }
 
-// writeOrSpill is write with a spill: see write.
-func (w *LogWriter) writeOrSpill(b *logBatch) {
+// writeOrSpill is write with a spill: see write. It reports false when b
+// could not be spilled for a reason other than the cap (the spill's own
+// disk is full, say — often the database's too): then write retries it in
+// memory instead.
+func (w *LogWriter) writeOrSpill(b *logBatch) bool {
 	if w.spill.empty() {
 		err := w.insert(b)
 		switch {
 		case err == nil:
-			return
+			return true
 		case !transient(err):
 			w.lose(b, err)
-			return
+			return true
 		}
 		w.opts.Logger.Warn("request log: database unavailable; spilling batches to disk until it is back",
 			"dir", w.spill.dir, "error", err)
 		w.nextProbe, w.probeEvery = time.Now().Add(100*time.Millisecond), 100*time.Millisecond
 	}
+	spilled := true
 	if len(b.Rows) > 0 || len(b.Counts) > 0 {
-		w.toSpill(b)
+		spilled = w.toSpill(b)
 	}
 	w.replay()
 	w.pendingFiles.Store(int64(len(w.spill.pending)))
 	w.pendingBytes.Store(w.spill.size)
+	return spilled
 }
 
-func (w *LogWriter) toSpill(b *logBatch) {
+// toSpill appends b to the spill; past the cap b is lost and counted.
+func (w *LogWriter) toSpill(b *logBatch) bool {
 	switch err := w.spill.append(b); {
 	case err == nil:
 		w.spilled.Add(int64(len(b.Rows)))
@@ -432,9 +442,10 @@ func (w *LogWriter) toSpill(b *logBatch) {
 		w.spillDropped.Add(int64(len(b.Rows)))
 		w.lose(b, err)
 	default:
-		w.spillDropped.Add(int64(len(b.Rows)))
-		w.lose(b, fmt.Errorf("spill: %w", err))
+		w.opts.Logger.Warn("request log: cannot spill; retrying the batch in memory", "rows", len(b.Rows), "error", err)
+		return false
 	}
+	return true
 }
 
 // replay moves spilled batches into the database, oldest first, when it is
