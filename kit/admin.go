@@ -377,7 +377,11 @@ func (a *adminService) CreateApiKey(ctx context.Context, req *adminv1.CreateApiK
 			return nil, &scopeNotHeldError{scope: scope}
 		}
 	}
-	secret, key, err := a.s.CreateAPIKey(ctx, req.GetName(), req.GetScopes(), req.GetTtl().AsDuration())
+	ttl, err := a.boundedTTL(ctx, caller, req.GetTtl().AsDuration())
+	if err != nil {
+		return nil, err
+	}
+	secret, key, err := a.s.CreateAPIKey(ctx, req.GetName(), req.GetScopes(), ttl)
 	if err != nil {
 		return nil, err
 	}
@@ -413,6 +417,34 @@ func (a *adminService) ListInstances(ctx context.Context, _ *adminv1.ListInstanc
 		})
 	}
 	return res, nil
+}
+
+// boundedTTL keeps a new key from outliving the key that creates it: with
+// an expiring creator, no ttl (never expires) or a longer one becomes the
+// creator's remaining lifetime. A caller that is no stored key (a client
+// certificate) is not bound by it.
+func (a *adminService) boundedTTL(ctx context.Context, caller *switchboard.Principal, ttl time.Duration) (time.Duration, error) {
+	if caller == nil {
+		return ttl, nil
+	}
+	creator, err := store.FindAPIKey(ctx, a.s.reader, caller.KeyID)
+	if errors.Is(err, store.ErrKeyNotFound) {
+		return ttl, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if creator.ExpiresAt.IsZero() {
+		return ttl, nil
+	}
+	left := time.Until(creator.ExpiresAt)
+	if left <= 0 {
+		return 0, fmt.Errorf("the creating key has expired: %w", switchboard.ErrPermissionDenied)
+	}
+	if ttl == 0 || ttl > left {
+		return left, nil
+	}
+	return ttl, nil
 }
 
 // ReasonScopeNotHeld is the ErrorInfo reason of a CreateApiKey call that asks

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/dynamicpb"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/kit"
@@ -216,4 +217,24 @@ func errorReason(err error) string {
 		}
 	}
 	return ""
+}
+
+func TestAdmin_AKeyCannotMintOneThatOutlivesIt(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), nil)
+	secret, key, err := store.NewAPIKey("short", []string{"admin", "*"}, time.Hour, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateAPIKey(t.Context(), env.srv.DB(), key); err != nil {
+		t.Fatal(err)
+	}
+	for _, ttl := range []*durationpb.Duration{nil, durationpb.New(1000 * time.Hour)} {
+		res, err := adminClient(env, secret).CreateApiKey(t.Context(), &adminv1.CreateApiKeyRequest{Name: "minted", Scopes: []string{"*"}, Ttl: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exp := res.GetKey().GetExpireTime().AsTime(); res.GetKey().GetExpireTime() == nil || exp.After(key.ExpiresAt.Add(time.Second)) {
+			t.Errorf("ttl %v: the minted key expires %v, after its creator (%v)", ttl, exp, key.ExpiresAt)
+		}
+	}
 }
