@@ -11,6 +11,7 @@ package interceptors
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -37,7 +38,8 @@ type limitOptions struct {
 
 // streamCaps bound open streams; 0 is no cap.
 type streamCaps struct {
-	global, perMethod, anonymous int
+	global, perMethod, anonymous, anonymousPerPeer int
+	trusted                                        []netip.Prefix
 }
 
 type deadlineRule struct {
@@ -70,6 +72,14 @@ func WithMaxStreamsPerMethod(n int) LimitOption {
 // credentials — the ones anybody can open on a public method (0: no cap).
 func WithMaxAnonymousStreams(n int) LimitOption {
 	return func(o *limitOptions) { o.streams.anonymous = n }
+}
+
+// WithMaxAnonymousStreamsPerPeer caps the streams one peer opens without
+// credentials, so a single client cannot take every anonymous slot (0: no
+// cap). The peer is counted as auth counts it: its IP (IPv6: its /64), or
+// the client behind a proxy in trusted.
+func WithMaxAnonymousStreamsPerPeer(n int, trusted ...netip.Prefix) LimitOption {
+	return func(o *limitOptions) { o.streams.anonymousPerPeer, o.streams.trusted = n, trusted }
 }
 
 // WithLimitWait lets a call over a cap wait this long for a slot before it is
@@ -114,11 +124,13 @@ type Limiter struct {
 	streams          atomic.Int64 // open streams
 	anonymousStreams atomic.Int64
 	methodStreams    sync.Map // procedure → *atomic.Int64
+	peerMu           sync.Mutex
+	peerStreams      map[string]int // anonymous streams by peer; no zero entries
 }
 
 // NewLimiter returns a limiter; its Interceptor goes into the chain.
 func NewLimiter(opts ...LimitOption) *Limiter {
-	l := &Limiter{methods: make(map[string]chan struct{})}
+	l := &Limiter{methods: make(map[string]chan struct{}), peerStreams: make(map[string]int)}
 	for _, opt := range opts {
 		opt(&l.o)
 	}
@@ -277,14 +289,44 @@ func (l *Limiter) openStream(ctx context.Context, procedure string) (func(), boo
 		c, _ := l.methodStreams.LoadOrStore(procedure, new(atomic.Int64))
 		ok = take(c.(*atomic.Int64), caps.perMethod)
 	}
+	var peer string
 	if ok && switchboard.PrincipalFromContext(ctx) == nil {
 		ok = take(&l.anonymousStreams, caps.anonymous)
+		if ok && caps.anonymousPerPeer > 0 {
+			peer = limiterKey(peerIP(ctx, caps.trusted))
+			if ok = l.takePeer(peer); !ok {
+				peer = ""
+			}
+		}
 	}
 	if !ok {
 		undo()
 		return nil, false
 	}
-	return undo, true
+	return func() {
+		undo()
+		if peer != "" {
+			l.releasePeer(peer)
+		}
+	}, true
+}
+
+func (l *Limiter) takePeer(peer string) bool {
+	l.peerMu.Lock()
+	defer l.peerMu.Unlock()
+	if l.peerStreams[peer] >= l.o.streams.anonymousPerPeer {
+		return false
+	}
+	l.peerStreams[peer]++
+	return true
+}
+
+func (l *Limiter) releasePeer(peer string) {
+	l.peerMu.Lock()
+	defer l.peerMu.Unlock()
+	if l.peerStreams[peer]--; l.peerStreams[peer] <= 0 {
+		delete(l.peerStreams, peer)
+	}
 }
 
 type bodyDeadlineKey struct{}

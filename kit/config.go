@@ -160,6 +160,10 @@ type Config struct {
 	// MaxAnonymousStreams caps streaming calls open at once by callers without
 	// credentials, the ones anyone can open on a public method (0: no cap).
 	MaxAnonymousStreams int
+	// MaxAnonymousStreamsPerPeer caps the streams one peer opens without
+	// credentials, so one client cannot take every anonymous slot (0: no
+	// cap). The peer is counted as the auth failure limit counts it.
+	MaxAnonymousStreamsPerPeer int
 	// LimitWait lets a call over a cap wait this long for a slot (0: refuse
 	// at once).
 	LimitWait time.Duration
@@ -199,37 +203,38 @@ const EnvPrefix = "SWITCHBOARD_"
 // DefaultConfig returns the defaults documented on each field.
 func DefaultConfig() Config {
 	return Config{
-		Addr:                 ":8080",
-		DSN:                  "sqlite:data/switchboard.db",
-		Reflection:           false,
-		MaxReceiveBytes:      4 << 20,
-		Gzip:                 true,
-		CompressMinBytes:     1024,
-		ReadHeaderTimeout:    10 * time.Second,
-		ReadBodyTimeout:      time.Minute,
-		IdleTimeout:          2 * time.Minute,
-		MaxConcurrentStreams: 250,
-		ShutdownDelay:        0,
-		ShutdownGrace:        10 * time.Second,
-		DBBusyTimeout:        5 * time.Second,
-		LogQueueSize:         10000,
-		LogBatchSize:         500,
-		LogFlushInterval:     200 * time.Millisecond,
-		LogRetention:         30 * 24 * time.Hour,
-		LogFailedRowsPerPeer: 600,
-		LogSpillBytes:        256 << 20,
-		TLSClientAuth:        "none",
-		APIKeyHeader:         "X-Api-Key",
-		APIKeyCacheTTL:       10 * time.Second,
-		AuthFailureLimit:     20,
-		AuthFailureWindow:    time.Minute,
-		MaxStreams:           1000,
-		MaxStreamsPerMethod:  500,
-		MaxAnonymousStreams:  200,
-		CORSMaxAge:           2 * time.Hour,
-		ErrorInfo:            "all",
-		Metrics:              true,
-		Admin:                true,
+		Addr:                       ":8080",
+		DSN:                        "sqlite:data/switchboard.db",
+		Reflection:                 false,
+		MaxReceiveBytes:            4 << 20,
+		Gzip:                       true,
+		CompressMinBytes:           1024,
+		ReadHeaderTimeout:          10 * time.Second,
+		ReadBodyTimeout:            time.Minute,
+		IdleTimeout:                2 * time.Minute,
+		MaxConcurrentStreams:       250,
+		ShutdownDelay:              0,
+		ShutdownGrace:              10 * time.Second,
+		DBBusyTimeout:              5 * time.Second,
+		LogQueueSize:               10000,
+		LogBatchSize:               500,
+		LogFlushInterval:           200 * time.Millisecond,
+		LogRetention:               30 * 24 * time.Hour,
+		LogFailedRowsPerPeer:       600,
+		LogSpillBytes:              256 << 20,
+		TLSClientAuth:              "none",
+		APIKeyHeader:               "X-Api-Key",
+		APIKeyCacheTTL:             10 * time.Second,
+		AuthFailureLimit:           20,
+		AuthFailureWindow:          time.Minute,
+		MaxStreams:                 1000,
+		MaxStreamsPerMethod:        500,
+		MaxAnonymousStreams:        200,
+		MaxAnonymousStreamsPerPeer: 20,
+		CORSMaxAge:                 2 * time.Hour,
+		ErrorInfo:                  "all",
+		Metrics:                    true,
+		Admin:                      true,
 	}
 }
 
@@ -287,6 +292,7 @@ func (c *Config) knobs() []knob {
 		{"max-streams", "streaming calls open at once over the server (0: no cap)", (*intValue)(&c.MaxStreams)},
 		{"max-streams-per-method", "streaming calls open at once per method (0: no cap)", (*intValue)(&c.MaxStreamsPerMethod)},
 		{"max-anonymous-streams", "streaming calls open at once without credentials (0: no cap)", (*intValue)(&c.MaxAnonymousStreams)},
+		{"max-anonymous-streams-per-peer", "streaming calls one peer may have open without credentials (0: no cap)", (*intValue)(&c.MaxAnonymousStreamsPerPeer)},
 		{"limit-wait", "how long a call over a cap waits for a slot (0: refuse at once)", (*durationValue)(&c.LimitWait)},
 		{"default-deadlines", "comma-separated pattern=duration deadlines for calls without one", (*listValue)(&c.DefaultDeadlines)},
 		{"cors-allowed-origins", "comma-separated origins browsers may call from (empty: CORS off)", (*listValue)(&c.CORSAllowedOrigins)},
@@ -380,8 +386,8 @@ func (c *Config) Validate() error {
 	if c.MaxInFlight < 0 || c.MaxInFlightPerMethod < 0 || c.LimitWait < 0 {
 		return fmt.Errorf("kit: max-in-flight, max-in-flight-per-method and limit-wait must not be negative")
 	}
-	if c.MaxStreams < 0 || c.MaxStreamsPerMethod < 0 || c.MaxAnonymousStreams < 0 {
-		return fmt.Errorf("kit: max-streams, max-streams-per-method and max-anonymous-streams must not be negative")
+	if c.MaxStreams < 0 || c.MaxStreamsPerMethod < 0 || c.MaxAnonymousStreams < 0 || c.MaxAnonymousStreamsPerPeer < 0 {
+		return fmt.Errorf("kit: max-streams, max-streams-per-method, max-anonymous-streams and max-anonymous-streams-per-peer must not be negative")
 	}
 	return nil
 }

@@ -312,6 +312,7 @@ func (s *Server) defaultChain(o options) ([]connect.ServerInterceptor, error) {
 		interceptors.WithMaxStreams(cfg.MaxStreams),
 		interceptors.WithMaxStreamsPerMethod(cfg.MaxStreamsPerMethod),
 		interceptors.WithMaxAnonymousStreams(cfg.MaxAnonymousStreams),
+		interceptors.WithMaxAnonymousStreamsPerPeer(cfg.MaxAnonymousStreamsPerPeer, trusted...),
 		interceptors.WithLimitWait(cfg.LimitWait))...)
 	return interceptors.Default(interceptors.Chain{
 		Sink:          s.logWriter,

@@ -112,3 +112,32 @@ func TestStreams_CapsRefuseFloodsWithResourceExhausted(t *testing.T) {
 		return code == 0
 	})
 }
+
+func TestStreams_OnePeerCannotTakeEveryAnonymousSlot(t *testing.T) {
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
+		c.MaxAnonymousStreams = 10
+		c.MaxAnonymousStreamsPerPeer = 2
+		c.TrustedProxies = []string{"127.0.0.0/8"}
+		c.PublicProcedures = []string{switchboardtestv1connect.EchoServiceChatProcedure}
+	})
+	conn := grpcConn(t, env)
+	open := func(client string) connect.Code {
+		ctx := metadata.AppendToOutgoingContext(t.Context(), "x-forwarded-for", client)
+		s, err := conn.NewStream(ctx, &grpc.StreamDesc{ClientStreams: true, ServerStreams: true}, switchboardtestv1connect.EchoServiceChatProcedure)
+		if err == nil {
+			err = s.SendMsg(&switchboardtestv1.EchoRequest{Text: "hi"})
+		}
+		if err == nil {
+			err = s.RecvMsg(new(switchboardtestv1.EchoResponse))
+		}
+		return connect.Code(status.Code(err))
+	}
+	for i, want := range []connect.Code{0, 0, connect.CodeResourceExhausted} {
+		if got := open("203.0.113.5"); got != want {
+			t.Errorf("stream %d from one client: %v, want %v", i+1, got, want)
+		}
+	}
+	if got := open("203.0.113.6"); got != 0 {
+		t.Errorf("another client behind the same proxy: %v, want its own slots", got)
+	}
+}
