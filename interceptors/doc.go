@@ -5,7 +5,7 @@
 //
 // Default returns them in the one order the kit installs:
 //
-//	requestlog → auth → errors → validate → (your interceptors) → handler
+//	requestlog → [tracing] → auth → [limit] → errors → validate → (your interceptors) → handler
 //
 // docs/architecture.md explains the order; a test pins it. Each interceptor
 // is usable on its own, configured with functional options (WithX) whose
