@@ -192,6 +192,11 @@ type Config struct {
 
 	// Metrics serves Prometheus metrics at /metrics on the same port.
 	Metrics bool
+	// FirstAdminKey makes the first admin key (scopes "admin" and "*") when
+	// the server starts on a database with no API key at all, and prints it
+	// once on stderr, so a fresh server can be signed in to at once. Turn it
+	// off in production, where keys are made on purpose.
+	FirstAdminKey bool
 	// Admin serves the admin API (switchboard.admin.v1.AdminService,
 	// protected: keys need the scope "admin").
 	Admin bool
@@ -235,6 +240,7 @@ func DefaultConfig() Config {
 		ErrorInfo:                  "all",
 		Metrics:                    true,
 		Admin:                      true,
+		FirstAdminKey:              true,
 	}
 }
 
@@ -300,6 +306,7 @@ func (c *Config) knobs() []knob {
 		{"cors-max-age", "how long browsers cache a preflight answer", (*durationValue)(&c.CORSMaxAge)},
 		{"error-info", "which errors carry the kit's ErrorInfo: all, or mapped (connect errors authored elsewhere go as authored)", (*stringValue)(&c.ErrorInfo)},
 		{"metrics", "serve Prometheus metrics at /metrics", (*boolValue)(&c.Metrics)},
+		{"first-admin-key", "on a database with no API key, make an admin key and print it once on stderr", (*boolValue)(&c.FirstAdminKey)},
 		{"admin", "serve the admin API (keys need the scope admin)", (*boolValue)(&c.Admin)},
 	}
 }

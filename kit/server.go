@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -52,11 +53,13 @@ type Server struct {
 	events      *eventBus
 	metrics     *metrics // nil when Config.Metrics is off
 
-	handlers  *handlerTracker
-	dbHealth  *dbHealth
-	ready     chan struct{}
-	addr      net.Addr
-	closeOnce sync.Once
+	handlers *handlerTracker
+	dbHealth *dbHealth
+
+	firstKeyOut io.Writer // where the first admin key is printed
+	ready       chan struct{}
+	addr        net.Addr
+	closeOnce   sync.Once
 }
 
 // Option configures New.
@@ -71,6 +74,7 @@ type options struct {
 	observers     []func(*store.RequestLog)
 	errorRules    []interceptors.ErrorRule
 	tracer        trace.TracerProvider
+	firstKeyOut   io.Writer
 }
 
 type namedMigrations struct {
@@ -109,6 +113,12 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 	return func(o *options) { o.tracer = tp }
 }
 
+// WithFirstKeyOutput sets where the first admin key is printed (default
+// os.Stderr); see Config.FirstAdminKey.
+func WithFirstKeyOutput(w io.Writer) Option {
+	return func(o *options) { o.firstKeyOut = w }
+}
+
 // WithErrorRules adds rows to the error-mapping table, tried before the
 // kit's defaults (docs/errors.md).
 func WithErrorRules(rules ...interceptors.ErrorRule) Option {
@@ -134,19 +144,20 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	o := options{logger: slog.Default(), validator: validate.New()}
+	o := options{logger: slog.Default(), validator: validate.New(), firstKeyOut: os.Stderr}
 	for _, opt := range opts {
 		opt(&o)
 	}
 	s := &Server{
-		cfg:       cfg,
-		log:       o.logger,
-		mux:       http.NewServeMux(),
-		health:    newHealth(),
-		validator: o.validator,
-		events:    newEventBus(),
-		handlers:  newHandlerTracker(),
-		ready:     make(chan struct{}),
+		cfg:         cfg,
+		log:         o.logger,
+		mux:         http.NewServeMux(),
+		health:      newHealth(),
+		validator:   o.validator,
+		events:      newEventBus(),
+		handlers:    newHandlerTracker(),
+		firstKeyOut: o.firstKeyOut,
+		ready:       make(chan struct{}),
 	}
 	if cfg.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(cfg.TLSCertFile, cfg.TLSKeyFile)
@@ -444,6 +455,7 @@ func (s *Server) Run(ctx context.Context) error {
 		background.Go(func() { s.apiKeys.Run(bgCtx) })
 	}
 	s.addr = ln.Addr()
+	s.firstAdminKey(ctx)
 	s.markServing() // before the first heartbeat, which may say otherwise
 	background.Go(func() { s.heartbeat(bgCtx) })
 	defer func() {

@@ -6,13 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/uptrace/bun"
 
+	"github.com/switchboardkit/switchboard"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/store"
 )
@@ -20,9 +23,13 @@ import (
 const keysUsage = `Manage API keys in the server's database.
 
 Usage:
-  switchboard keys create --name NAME --scope SCOPE [--scope SCOPE…] [--expires DURATION] [--dsn DSN]
+  switchboard keys create --name NAME --scope SCOPE [--scope SCOPE…] [--expires 30d] [--dsn DSN]
   switchboard keys list [--dsn DSN]
   switchboard keys revoke KEY_ID [--dsn DSN]
+
+--dsn defaults to the server's own default (sqlite:data/switchboard.db, or
+$SWITCHBOARD_DSN). 'list' and 'revoke' never create a database: a DSN that
+names none is an error.
 
 Scopes are procedure patterns ("petstore.v1.PetStoreService/*", "*/ListPets",
 "*") or named scopes such as "admin" and "admin.read" (the admin API: no
@@ -30,7 +37,7 @@ pattern, "*" included, grants it; see docs/auth.md). 'create' prints the key alo
 stdout — it is shown once and stored only as a hash — and everything else on
 stderr, so a script can capture it:
 
-  KEY=$(switchboard keys create --name ci --scope 'petstore.v1.PetStoreService/*' --dsn sqlite:data/petstore.db)
+  KEY=$(switchboard keys create --name ci --scope 'petstore.v1.PetStoreService/*' --expires 30d)
   curl -H "Authorization: Bearer $KEY" …
 `
 
@@ -75,21 +82,37 @@ func keysCreate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	name := fs.String("name", "", "a name saying who or what holds the key (required)")
 	var scopes scopeList
 	fs.Var(&scopes, "scope", "a scope the key grants; repeat for more (at least one)")
-	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h; 0 never expires")
+	var expires lifetime
+	fs.Var(&expires, "expires", "lifetime: 30d, 12h, 90m; 0 never expires")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: switchboard keys create --name NAME --scope SCOPE [--scope SCOPE…] [--expires DURATION] [--dsn DSN]")
-		fmt.Fprintln(stderr, "Example: switchboard keys create --name ci --scope 'petstore.v1.PetStoreService/*' --expires 720h")
+		fmt.Fprintln(stderr, "Example: switchboard keys create --name ci --scope 'petstore.v1.PetStoreService/*' --expires 30d")
 		fs.PrintDefaults()
 	}
-	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+	rest, err := parse(fs, args)
+	if err != nil {
 		return usageErr(fs, err)
 	}
-	if strings.TrimSpace(*name) == "" || len(scopes) == 0 || *expires < 0 {
-		fmt.Fprintln(stderr, "switchboard keys create: --name and at least one --scope are required; --expires must not be negative")
-		return usageErr(fs, nil)
+	var problems []string
+	if len(rest) > 0 {
+		problems = append(problems, fmt.Sprintf("unexpected argument %q (flags only)", rest[0]))
 	}
-	return withDB(ctx, *dsn, func(db *bun.DB) error {
-		secret, key, err := store.NewAPIKey(*name, scopes, *expires, time.Now())
+	if strings.TrimSpace(*name) == "" {
+		problems = append(problems, "--name is required")
+	}
+	if len(scopes) == 0 {
+		problems = append(problems, "at least one --scope is required")
+	}
+	for _, sc := range scopes {
+		if err := switchboard.ValidateScope(sc); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+	if len(problems) > 0 {
+		return usageErr(fs, nil, problems...)
+	}
+	return withDB(ctx, *dsn, true, func(db *bun.DB) error {
+		secret, key, err := store.NewAPIKey(*name, scopes, time.Duration(expires), time.Now())
 		if err != nil {
 			return err
 		}
@@ -110,13 +133,17 @@ func keysList(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs, dsn := newFlagSet("switchboard keys list", stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: switchboard keys list [--dsn DSN]")
-		fmt.Fprintln(stderr, "Example: switchboard keys list --dsn sqlite:data/petstore.db")
+		fmt.Fprintln(stderr, "Example: switchboard keys list --dsn postgres://app@db:5432/app")
 		fs.PrintDefaults()
 	}
-	if rest, err := parse(fs, args); err != nil || len(rest) > 0 {
+	rest, err := parse(fs, args)
+	if err != nil {
 		return usageErr(fs, err)
 	}
-	return withDB(ctx, *dsn, func(db *bun.DB) error {
+	if len(rest) > 0 {
+		return usageErr(fs, nil, fmt.Sprintf("unexpected argument %q (flags only)", rest[0]))
+	}
+	return withDB(ctx, *dsn, false, func(db *bun.DB) error {
 		keys, err := store.ListAPIKeys(ctx, db)
 		if err != nil {
 			return err
@@ -140,14 +167,19 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fs.PrintDefaults()
 	}
 	rest, err := parse(fs, args)
-	if err != nil || len(rest) != 1 {
+	switch {
+	case err != nil:
 		return usageErr(fs, err)
+	case len(rest) == 0:
+		return usageErr(fs, nil, "missing KEY_ID: the id `keys list` shows (or the whole key)")
+	case len(rest) > 1:
+		return usageErr(fs, nil, fmt.Sprintf("one KEY_ID at a time (got %d)", len(rest)))
 	}
 	id := rest[0]
 	if parsed, _, ok := store.ParseAPIKey(id); ok {
 		id = parsed // a whole key was pasted: revoke it by its id
 	}
-	return withDB(ctx, *dsn, func(db *bun.DB) error {
+	return withDB(ctx, *dsn, false, func(db *bun.DB) error {
 		if err := store.RevokeAPIKey(ctx, db, id, time.Now()); err != nil {
 			if errors.Is(err, store.ErrKeyNotFound) {
 				return fmt.Errorf("no API key with id %q", id)
@@ -160,26 +192,86 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	})
 }
 
-func usageErr(fs *flag.FlagSet, err error) error {
+// usageErr reports a command-line mistake: one line per problem, then the
+// usage, once (the flag package has already printed it for a bad flag).
+func usageErr(fs *flag.FlagSet, err error, problems ...string) error {
 	if errors.Is(err, flag.ErrHelp) {
 		return err
 	}
-	fs.Usage()
+	for _, p := range problems {
+		fmt.Fprintf(fs.Output(), "%s: %s\n", fs.Name(), p)
+	}
+	if err == nil {
+		fs.Usage()
+	}
 	return errUsage
 }
 
-// withDB opens the database, brings the kit's schema up to date (so keys can
-// be made before the server first starts), and runs fn.
-func withDB(ctx context.Context, dsn string, fn func(*bun.DB) error) error {
-	db, err := store.Open(ctx, dsn, store.Options{})
+// withDB opens the database and runs fn. With create (keys create, which
+// may run before the server ever started), a SQLite file is created and the
+// kit's schema brought up to date; otherwise the database must exist and
+// hold the kit's tables, and nothing is created — a mistyped --dsn is an
+// error, not a new empty database.
+func withDB(ctx context.Context, dsn string, create bool, fn func(*bun.DB) error) error {
+	db, err := store.Open(ctx, dsn, store.Options{MustExist: !create})
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
+	if create {
+		if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
+			return err
+		}
+	} else if ok, err := store.HasKitSchema(ctx, db); err != nil {
 		return err
+	} else if !ok {
+		return fmt.Errorf("%s holds no Switchboard tables: is it the server's -dsn? (start the server once, or run 'keys create')", redactDSN(dsn))
 	}
 	return fn(db)
+}
+
+// redactDSN hides a password in a DSN shown in an error.
+func redactDSN(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return dsn
+}
+
+// lifetime is a duration flag that also takes days ("30d").
+type lifetime time.Duration
+
+func (l *lifetime) String() string { return time.Duration(*l).String() }
+func (l *lifetime) Set(s string) error {
+	d, err := parseLifetime(s)
+	if err != nil {
+		return err
+	}
+	*l = lifetime(d)
+	return nil
+}
+
+// parseLifetime reads "30d", "12h", "90m", "1h30m" or "0"; negative is an
+// error.
+func parseLifetime(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a lifetime (30d, 12h, 90m)", s)
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a lifetime (30d, 12h, 90m)", s)
+		}
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("a lifetime must not be negative (got %s)", s)
+	}
+	return d, nil
 }
 
 func status(k *store.APIKey, now time.Time) string {

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboardkit/switchboard/kit/store"
 	"github.com/switchboardkit/switchboard/kit/store/storetest"
@@ -65,5 +68,75 @@ func TestKeys_UsageErrors(t *testing.T) {
 	}
 	if _, stderr, err := cli(t, "keys", "create", "--help"); err == nil || !strings.Contains(stderr, "Example:") {
 		t.Errorf("--help: %v, %q; want usage with an example", err, stderr)
+	}
+}
+
+func TestKeys_NeverCreatesADatabaseItIsOnlyToRead(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "nope", "x.db")
+	for _, args := range [][]string{
+		{"keys", "list", "--dsn", "sqlite:" + missing},
+		{"keys", "revoke", "abc", "--dsn", "sqlite:" + missing},
+	} {
+		_, _, err := cli(t, args...)
+		if err == nil || !errors.Is(err, store.ErrNoDatabase) {
+			t.Errorf("%q: %v, want an error naming the missing database", args, err)
+		}
+		if _, statErr := os.Stat(filepath.Dir(missing)); statErr == nil {
+			t.Fatalf("%q created %s", args, filepath.Dir(missing))
+		}
+	}
+	// A database that exists but is not the server's: said so.
+	other := storetest.SQLiteDSN(t)
+	db, err := store.Open(t.Context(), other, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = db.Close()
+	if _, _, err := cli(t, "keys", "list", "--dsn", other); err == nil || !strings.Contains(err.Error(), "no Switchboard tables") {
+		t.Errorf("a database without the kit's tables: %v", err)
+	}
+}
+
+func TestKeys_OneLinePerProblemAndUsageOnce(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	_, stderr, err := cli(t, "keys", "create", "--dsn", dsn)
+	if !errors.Is(err, errUsage) || !strings.Contains(stderr, "--name is required") ||
+		!strings.Contains(stderr, "at least one --scope is required") || strings.Count(stderr, "Usage:") != 1 {
+		t.Errorf("create with nothing: %v\n%s", err, stderr)
+	}
+	_, stderr, _ = cli(t, "keys", "create", "--name", "x", "--scope", "a/b/c", "--dsn", dsn)
+	if !strings.Contains(stderr, `"a/b/c"`) || strings.Contains(stderr, "--name is required") {
+		t.Errorf("a bad scope: %s", stderr)
+	}
+	_, stderr, _ = cli(t, "keys", "create", "--name", "x", "--scope", "*", "--expires", "soon", "--dsn", dsn)
+	if !strings.Contains(stderr, `"soon" is not a lifetime`) || strings.Count(stderr, "Usage:") != 1 {
+		t.Errorf("a bad --expires: %s", stderr)
+	}
+	_, stderr, _ = cli(t, "keys", "revoke", "--dsn", dsn)
+	if !strings.Contains(stderr, "missing KEY_ID") || strings.Count(stderr, "Usage:") != 1 {
+		t.Errorf("revoke without an id: %s", stderr)
+	}
+	_, stderr, _ = cli(t, "keys", "create", "--bogus")
+	if strings.Count(stderr, "Usage:") != 1 {
+		t.Errorf("an unknown flag printed the usage %d times:\n%s", strings.Count(stderr, "Usage:"), stderr)
+	}
+}
+
+func TestKeys_ExpiresTakesDays(t *testing.T) {
+	dsn := storetest.SQLiteDSN(t)
+	if _, info, err := cli(t, "keys", "create", "--name", "x", "--scope", "*", "--expires", "30d", "--dsn", dsn); err != nil {
+		t.Fatalf("--expires 30d: %v %s", err, info)
+	}
+	db, err := store.Open(t.Context(), dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	keys, err := store.ListAPIKeys(t.Context(), db)
+	if err != nil || len(keys) != 1 {
+		t.Fatal(keys, err)
+	}
+	if got := keys[0].ExpiresAt.Sub(keys[0].CreatedAt); got != 30*24*time.Hour {
+		t.Errorf("lifetime %v, want 720h", got)
 	}
 }

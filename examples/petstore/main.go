@@ -2,7 +2,7 @@
 // gRPC-Web and Connect (JSON or binary) clients, backed by embedded SQLite
 // (or PostgreSQL with -dsn postgres://…), with its browser page at /.
 //
-//	go run ./examples/petstore                      # :8080, data/petstore.db
+//	go run ./examples/petstore                      # :8080, data/switchboard.db
 //	go run ./examples/petstore -addr 127.0.0.1:0    # a free port, logged
 //
 // Every flag can also be set from the environment: -addr is
@@ -32,8 +32,7 @@ func main() {
 }
 
 func run(ctx context.Context, args []string) error {
-	cfg := kit.DefaultConfig()
-	cfg.DSN = "sqlite:data/petstore.db"
+	cfg := kit.DefaultConfig() // the kit's DSN: the switchboard CLI's default too
 	cfg.Reflection = true
 	if err := cfg.LoadEnv(os.LookupEnv); err != nil {
 		return err

@@ -154,3 +154,37 @@ func TouchAPIKeys(ctx context.Context, db *bun.DB, used map[string]time.Time) er
 		return nil
 	})
 }
+
+// CreateFirstAPIKey makes a key with scopes, but only if the database holds
+// no key at all, and returns its secret (empty when keys existed). Replicas
+// starting together on one PostgreSQL make one key between them: the check
+// and the insert run under a transaction-scoped advisory lock (on SQLite the
+// transaction's write lock serializes them).
+func CreateFirstAPIKey(ctx context.Context, db *bun.DB, name string, scopes []string) (string, *APIKey, error) {
+	var secret string
+	var created *APIKey
+	err := db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if DialectOf(db) == Postgres {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('switchboard_first_api_key'))"); err != nil {
+				return err
+			}
+		}
+		n, err := tx.NewSelect().Model((*APIKey)(nil)).Count(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		s, key, err := NewAPIKey(name, scopes, 0, time.Now())
+		if err != nil {
+			return err
+		}
+		if _, err := tx.NewInsert().Model(key).Exec(ctx); err != nil {
+			return err
+		}
+		secret, created = s, key
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	return secret, created, nil
+}

@@ -34,7 +34,15 @@ type Options struct {
 	// BusyTimeout is how long SQLite waits on a locked database before it
 	// reports SQLITE_BUSY; 0 means 5s. Ignored by PostgreSQL.
 	BusyTimeout time.Duration
+	// MustExist refuses a SQLite file that does not exist yet instead of
+	// creating it (tools that only read or change an existing database).
+	// A PostgreSQL database must always exist.
+	MustExist bool
 }
+
+// ErrNoDatabase is returned by Open with MustExist for a SQLite file that
+// does not exist.
+var ErrNoDatabase = errors.New("store: no database at that path")
 
 // ParseDSN reports the dialect of dsn and the driver-level data source name.
 //
@@ -174,6 +182,11 @@ func openPostgres(source string, opts Options) (*bun.DB, error) {
 func openSQLite(source string, opts Options) (*bun.DB, error) {
 	path, query, _ := strings.Cut(source, "?")
 	memory := path == ":memory:" || strings.Contains(query, "mode=memory")
+	if !memory && opts.MustExist {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("%w: %s", ErrNoDatabase, path)
+		}
+	}
 	if !memory {
 		if dir := filepath.Dir(path); dir != "." {
 			if err := os.MkdirAll(dir, 0o750); err != nil {
@@ -229,4 +242,17 @@ func redact(err error) error {
 		}
 	}
 	return err
+}
+
+// HasKitSchema reports whether db holds the kit's tables (its migrations
+// have run).
+func HasKitSchema(ctx context.Context, db *bun.DB) (bool, error) {
+	var n int
+	var err error
+	if DialectOf(db) == Postgres {
+		err = db.NewRaw("SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'switchboard_api_keys'").Scan(ctx, &n)
+	} else {
+		err = db.NewRaw("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'switchboard_api_keys'").Scan(ctx, &n)
+	}
+	return n > 0, err
 }

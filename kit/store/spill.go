@@ -25,7 +25,7 @@ import (
 //
 // The directory belongs to one process, enforced with an exclusive lock on
 // "<dir>/.lock" (unix). A second process on the same directory spills into
-// "<dir>/pid-<pid>" instead; the owner of the directory adopts such
+// "<dir>/pid-<pid>[-n]" instead; the owner of the directory adopts such
 // subdirectories once their process is gone, so nothing is stranded.
 //
 // It is used by the LogWriter's goroutine only and is not safe for
@@ -51,12 +51,15 @@ func openSpill(dir string, max int64) (*spill, error) {
 	s := &spill{dir: dir, max: max}
 	unlock, err := lockDir(dir)
 	owner := err == nil
-	if !owner {
+	for n := 1; !owner && unlock == nil; n++ { // the first free pid-P[-N] beside
 		s.dir = filepath.Join(dir, "pid-"+strconv.Itoa(os.Getpid()))
+		if n > 1 {
+			s.dir += "-" + strconv.Itoa(n)
+		}
 		if err := privateDir(s.dir); err != nil {
 			return nil, err
 		}
-		if unlock, err = lockDir(s.dir); err != nil {
+		if unlock, err = lockDir(s.dir); err != nil && n >= 64 {
 			return nil, fmt.Errorf("store: lock spill directory %s: %w", s.dir, err)
 		}
 	}

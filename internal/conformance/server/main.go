@@ -54,6 +54,7 @@ func run() error {
 	// The suite checks that a server sends exactly the errors the handler
 	// and the transport author; the kit's own errors keep their ErrorInfo.
 	cfg.ErrorInfo = "mapped"
+	cfg.FirstAdminKey = false
 	if n := req.GetMessageReceiveLimit(); n > 0 {
 		cfg.MaxReceiveBytes = int(n)
 	}
