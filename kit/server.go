@@ -53,6 +53,7 @@ type Server struct {
 	events      *eventBus
 	metrics     *metrics // nil when Config.Metrics is off
 
+	ln       net.Listener // bound by New, served by Run
 	handlers *handlerTracker
 	dbHealth *dbHealth
 
@@ -137,8 +138,9 @@ func WithCallObserver(fn func(*store.RequestLog)) Option {
 	return func(o *options) { o.observers = append(o.observers, fn) }
 }
 
-// New checks cfg, loads the TLS certificate if one is configured, opens the
-// database and applies migrations. Any failure is returned: the server never
+// New checks cfg, loads the TLS certificate if one is configured, binds the
+// listener (so a port in use is reported at once), opens the database and
+// applies migrations. Any failure is returned: the server never
 // starts half-configured, and never serves plaintext in place of TLS.
 func New(cfg Config, opts ...Option) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
@@ -173,8 +175,16 @@ func New(cfg Config, opts ...Option) (*Server, error) {
 			return nil, err
 		}
 	}
+	// Bind the port first: a port in use is reported before minutes of
+	// migrations, and Run serves on this listener.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("kit: listen on %s: %w (is another server running there? choose another address with -addr)", cfg.Addr, err)
+	}
+	s.ln = ln
 	s.dbHealth = &dbHealth{s: s}
 	if err := s.openDB(o.migrations); err != nil {
+		_ = ln.Close()
 		return nil, err
 	}
 	chain, err := s.defaultChain(o)
@@ -406,6 +416,7 @@ func (s *Server) SetServingStatus(service string, status HealthStatus) {
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		_ = s.ln.Close() // a server built but never run still holds its port
 		if s.reader != s.db {
 			_ = s.reader.Close()
 		}
@@ -432,10 +443,7 @@ func (s *Server) Close() error {
 // the listener.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
-	ln, err := net.Listen("tcp", s.cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("kit: listen on %s: %w", s.cfg.Addr, err)
-	}
+	ln := s.ln
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
 	if s.metrics != nil {
 		s.metrics.preregister(s.rpc)

@@ -11,8 +11,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -38,9 +40,16 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	fs := flag.NewFlagSet("petstore", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // a mistake gets one line, not every flag
 	cfg.RegisterFlags(fs)
 	if err := fs.Parse(args); err != nil {
-		return err
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fmt.Fprintln(os.Stderr, "Usage: petstore [flags]   (every flag is also an environment variable: -addr is SWITCHBOARD_ADDR)")
+			fs.PrintDefaults()
+			return nil
+		}
+		return fmt.Errorf("%w (run 'petstore -help' for every flag; the listen address is -addr, e.g. -addr :9000)", err)
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 

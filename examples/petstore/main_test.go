@@ -3,13 +3,16 @@ package main
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -148,5 +151,69 @@ func TestExample_FirstStartPrintsTheFirstAdminKey(t *testing.T) {
 	}
 	if _, second := start(); regexp.MustCompile(`sb_[a-z0-9]+_`).MatchString(second) {
 		t.Errorf("the second start printed a key:\n%s", second)
+	}
+}
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// exampleBinary builds the example once for the tests that run it.
+func exampleBinary(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds the example binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "petstore-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin = filepath.Join(dir, "petstore")
+		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+func TestExample_AFlagMistakeIsOneLineWithAHint(t *testing.T) {
+	cmd := exec.Command(exampleBinary(t), "-port", "9000")
+	cmd.Dir = t.TempDir()
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatal("-port 9000 succeeded")
+	}
+	text := strings.TrimSpace(string(out))
+	if strings.Count(text, "\n") != 0 || !strings.Contains(text, "-port") || !strings.Contains(text, "-addr") {
+		t.Errorf("want one line naming the flag and the hint, got:\n%s", text)
+	}
+}
+
+func TestExample_APortInUseIsReportedBeforeMigrations(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	cmd := exec.Command(exampleBinary(t), "-addr", busy.Addr().String())
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "address already in use") {
+		t.Fatalf("a busy port: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "applied migrations") {
+		t.Errorf("migrations ran before the port was found busy:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data")); err == nil {
+		t.Errorf("the database was created before the port was found busy")
 	}
 }
