@@ -30,6 +30,7 @@ Usage:
   switchboard describe [flags] TARGET SYMBOL         a service, method, message or enum as proto
   switchboard template [flags] TARGET MESSAGE        a JSON request to fill in
   switchboard call     [flags] TARGET SERVICE/METHOD call it; JSON in (-d, @file, stdin), JSON out
+  switchboard new      DIR --module MODULE          scaffold a service on the kit
   switchboard keys create --name NAME --scope SCOPE [--scope SCOPE…] [--expires 720h]
   switchboard keys list
   switchboard keys revoke KEY_ID
@@ -74,6 +75,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch args[0] {
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
+	case "new":
+		return runNew(ctx, args[1:], stdout, stderr)
 	case "list":
 		return runList(ctx, args[1:], stdout, stderr)
 	case "describe":

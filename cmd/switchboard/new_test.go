@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The kit's files the scaffold carries are copies; they must not drift.
+func TestNew_CarriedFilesMatchTheKit(t *testing.T) {
+	for embedded, kit := range map[string]string{
+		"scaffold/files/options.proto": "../../proto/switchboard/v1/options.proto",
+		"scaffold/files/tools.go.mod":  "../../tools/go.mod",
+		"scaffold/files/tools.go.sum":  "../../tools/go.sum",
+	} {
+		a, err := os.ReadFile(embedded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(kit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("cmd/switchboard/%s differs from %s: copy it again", embedded, kit)
+		}
+	}
+}
+
+func TestNew_UsageErrors(t *testing.T) {
+	full := t.TempDir()
+	if err := os.WriteFile(filepath.Join(full, "x"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"new", "--module", "example.com/x"}, "missing DIR"},
+		{[]string{"new", t.TempDir() + "/a", "--module", "not a path"}, "is not a module path"},
+		{[]string{"new", t.TempDir() + "/a"}, "is not a module path"},
+	} {
+		_, stderr, err := cli(t, tc.args...)
+		if !errors.Is(err, errUsage) || !strings.Contains(stderr, tc.want) || strings.Count(stderr, "Usage:") != 1 {
+			t.Errorf("%q: %v\n%s", tc.args, err, stderr)
+		}
+	}
+	if _, _, err := cli(t, "new", full, "--module", "example.com/x", "--replace", "../.."); err == nil || !strings.Contains(err.Error(), "not empty") {
+		t.Errorf("into a non-empty directory: %v", err)
+	}
+}
+
+// From an empty folder to a running service, as a new user goes: scaffold
+// (against this checkout), generate, build, test, run, and call it with curl
+// and with the CLI over gRPC, using the admin key its first start printed.
+func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("scaffolds, generates and builds a whole project")
+	}
+	kit, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "hello")
+	if out, stderr, err := cli(t, "new", dir, "--module", "example.com/hello", "--replace", kit); err != nil {
+		t.Fatalf("switchboard new: %v\n%s%s", err, out, stderr)
+	}
+	for _, f := range []string{"go.mod", "tools/go.mod", "buf.yaml", "buf.gen.yaml", "proto/hello/v1/greeter.proto",
+		"gen/hello/v1/greeter.pb.go", "gen/hello/v1/hellov1connect/greeter.connect.go", "main.go", "greeter_test.go",
+		"README.md", ".gitignore", "third_party/switchboard/switchboard/v1/options.proto"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("missing %s", f)
+		}
+	}
+	gen, _ := os.ReadFile(filepath.Join(dir, "gen/hello/v1/greeter.pb.go"))
+	if bytes.Contains(gen, []byte(`"example.com/hello/gen/switchboard`)) {
+		t.Error("the kit's options.proto was generated into the project: it would be registered twice")
+	}
+	goCmd := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("go", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	goCmd("vet", "./...")
+	goCmd("test", "-count=1", "./...")
+	goCmd("build", "-o", "hello", ".")
+
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	server := exec.CommandContext(ctx, filepath.Join(dir, "hello"), "-addr", "127.0.0.1:0")
+	server.Dir = dir
+	stderr, err := server.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = server.Process.Kill() }()
+	var addr, key string
+	lines := bufio.NewScanner(stderr)
+	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	for addr == "" && lines.Scan() {
+		if k := regexp.MustCompile(`sb_[a-z0-9]+_[A-Za-z0-9_-]+`).FindString(lines.Text()); k != "" {
+			key = k
+		}
+		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if addr == "" || key == "" {
+		t.Fatalf("the service did not print its address (%q) and first admin key (%q)", addr, key)
+	}
+
+	res, err := http.Post("http://"+addr+"/hello.v1.GreeterService/Greet", "application/json", strings.NewReader(`{"name":"Ada"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if !strings.Contains(string(body), "Hello, Ada!") {
+		t.Fatalf("curl Greet: %d %s", res.StatusCode, body)
+	}
+	if out, errOut, err := cli(t, "call", "--plaintext", "--protocol", "grpc", "--api-key", key,
+		"-d", `{"word":"Hi"}`, addr, "hello.v1.GreeterService/SetGreeting"); err != nil {
+		t.Fatalf("switchboard call SetGreeting over gRPC: %v\n%s%s", err, out, errOut)
+	}
+	out, errOut, err := cli(t, "call", "--plaintext", "--protocol", "grpc", "--api-key", key, // reflection is protected
+		"-d", `{"name":"Ada"}`, addr, "hello.v1.GreeterService/Greet")
+	if err != nil || !strings.Contains(out, "Hi, Ada!") {
+		t.Fatalf("switchboard call Greet over gRPC: %v\n%s%s", err, out, errOut)
+	}
+	_ = server.Process.Signal(syscall.SIGTERM)
+	if err := server.Wait(); err != nil {
+		t.Errorf("the service did not exit cleanly on SIGTERM: %v", err)
+	}
+}
