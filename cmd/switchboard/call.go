@@ -100,10 +100,13 @@ func runCall(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return nil
 	}
 	if _, isRPC := err.(*connect.Error); !isRPC && connect.CodeOf(err) == connect.CodeUnknown {
-		return err // the requests could not be read: not an RPC status
+		return t.hint(err) // no RPC status: the requests could not be read, or the transport failed
 	}
 	status, _ := json.MarshalIndent(dynamic.StatusOf(err, src), "", "  ")
 	fmt.Fprintln(stderr, string(status))
+	if hinted := t.hint(err); hinted != err {
+		fmt.Fprintln(stderr, strings.TrimPrefix(hinted.Error(), err.Error()+"\n"))
+	}
 	return rpcExit{code: connect.CodeOf(err)}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +17,10 @@ import (
 	"time"
 
 	"connectrpc.com/connect/v2"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 )
 
 // petstore runs the example binary on a free loopback port with its own
@@ -194,5 +199,41 @@ func TestCLI_ProtoFilesWithoutReflection(t *testing.T) {
 		"-d", `{"page_size":1}`, addr, "petstore.v1.PetStoreService/ListPets")
 	if err != nil || !strings.HasPrefix(out, "{") {
 		t.Errorf("call with --proto: %v\n%s", err, out)
+	}
+}
+
+// A plain gRPC-Go server (its own reflection and health): what grpcurl users
+// point tools at.
+func startGRPCGo(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	reflection.Register(srv)
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(srv.Stop)
+	return ln.Addr().String()
+}
+
+func TestCLI_CallsAPlainGRPCServerWithNoProtocolFlag(t *testing.T) {
+	addr := startGRPCGo(t)
+	out, stderr, err := cli(t, "call", "--plaintext", "-d", "{}", addr, "grpc.health.v1.Health/Check")
+	if err != nil || !strings.Contains(out, "SERVING") {
+		t.Fatalf("call with the default protocol: %v\n%s%s", err, out, stderr)
+	}
+	_, stderr, err = cli(t, "call", "--plaintext", "--protocol", "connect", "-d", "{}", addr, "grpc.health.v1.Health/Check")
+	if err == nil || !strings.Contains(stderr+err.Error(), "--protocol grpc") {
+		t.Errorf("Connect against a gRPC-only server: %v, want a hint to use --protocol grpc:\n%s", err, stderr)
+	}
+}
+
+func TestCLI_TLSAgainstAPlaintextServerSuggestsPlaintext(t *testing.T) {
+	addr := startGRPCGo(t)
+	_, _, err := cli(t, "list", addr)
+	if err == nil || !strings.Contains(err.Error(), "add --plaintext") {
+		t.Errorf("TLS against plaintext: %v, want a hint to add --plaintext", err)
 	}
 }

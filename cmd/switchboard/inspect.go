@@ -39,7 +39,7 @@ func runList(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(rest) == 1 {
 		names, err := src.ListServices(ctx)
 		if err != nil {
-			return err
+			return t.hint(err)
 		}
 		for _, n := range names {
 			fmt.Fprintln(stdout, n)
