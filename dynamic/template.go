@@ -4,9 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
+	"google.golang.org/genproto/googleapis/api/annotations"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 )
 
 // TemplateOptions tune Template.
@@ -20,10 +24,13 @@ type TemplateOptions struct {
 	Types bool
 }
 
-// Template returns a JSON object with every field of md, nested messages
-// expanded (a message that contains itself is expanded once), repeated fields
-// with one element and maps with one entry. Without Types it is a valid
-// request to edit and send.
+// Template returns a JSON object with the fields of md a client sets, nested
+// messages expanded (a message that contains itself is expanded once),
+// repeated messages with one element and maps of messages with one entry.
+// Without Types it is a valid request to edit and send: fields annotated
+// (google.api.field_behavior) = OUTPUT_ONLY are left out, and repeated or
+// map fields of scalars are empty rather than holding a zero value the
+// server would take as real. With Types every field is listed.
 func Template(md protoreflect.MessageDescriptor, opts TemplateOptions) []byte {
 	var b bytes.Buffer
 	writeTemplate(&b, md, opts, "", map[protoreflect.FullName]bool{})
@@ -67,25 +74,33 @@ func writeTemplate(b *bytes.Buffer, md protoreflect.MessageDescriptor, opts Temp
 	}
 	seen[md.FullName()] = true
 	defer delete(seen, md.FullName())
-	fields := md.Fields()
-	if fields.Len() == 0 {
+	var fields []protoreflect.FieldDescriptor
+	for i := range md.Fields().Len() {
+		if f := md.Fields().Get(i); opts.Types || !outputOnly(f) {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
 		b.WriteString("{}")
 		return
 	}
 	b.WriteString("{\n")
 	inner := indent + "  "
-	for i := range fields.Len() {
-		f := fields.Get(i)
+	for i, f := range fields {
 		name := f.JSONName()
 		if opts.ProtoNames {
 			name = string(f.Name())
 		}
 		fmt.Fprintf(b, "%s%s: ", inner, quote(name))
 		switch {
+		case !opts.Types && f.IsMap() && f.MapValue().Message() == nil:
+			b.WriteString("{}") // an entry of zero values would be a guess a server may refuse
 		case f.IsMap():
 			fmt.Fprintf(b, "{%s: ", mapKey(f.MapKey(), opts))
 			writeValue(b, f.MapValue(), opts, inner, seen)
 			b.WriteString("}")
+		case !opts.Types && f.IsList() && f.Message() == nil:
+			b.WriteString("[]") // [""] or [0] would be sent as a real element
 		case f.IsList():
 			b.WriteString("[")
 			writeValue(b, f, opts, inner, seen)
@@ -93,7 +108,7 @@ func writeTemplate(b *bytes.Buffer, md protoreflect.MessageDescriptor, opts Temp
 		default:
 			writeValue(b, f, opts, inner, seen)
 		}
-		if i < fields.Len()-1 {
+		if i < len(fields)-1 {
 			b.WriteByte(',')
 		}
 		b.WriteByte('\n')
@@ -152,4 +167,16 @@ func mapKey(f protoreflect.FieldDescriptor, opts TemplateOptions) string {
 func quote(s string) string {
 	q, _ := json.Marshal(s)
 	return string(q)
+}
+
+// outputOnly reports whether f is annotated
+// (google.api.field_behavior) = OUTPUT_ONLY: set by the server, ignored in
+// requests.
+func outputOnly(f protoreflect.FieldDescriptor) bool {
+	opts, ok := f.Options().(*descriptorpb.FieldOptions)
+	if !ok || opts == nil {
+		return false
+	}
+	behaviors, _ := proto.GetExtension(opts, annotations.E_FieldBehavior).([]annotations.FieldBehavior)
+	return slices.Contains(behaviors, annotations.FieldBehavior_OUTPUT_ONLY)
 }

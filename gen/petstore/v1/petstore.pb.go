@@ -8,6 +8,7 @@ package petstorev1
 
 import (
 	_ "github.com/switchboardkit/switchboard/gen/switchboard/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
@@ -191,7 +192,8 @@ func (EventType) EnumDescriptor() ([]byte, []int) {
 
 type Pet struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Assigned by the server; ignored on create.
+	// Assigned by the server on create (ignored there); names the pet to
+	// change on update.
 	Id       int64     `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
 	Name     string    `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	Species  Species   `protobuf:"varint,3,opt,name=species,proto3,enum=petstore.v1.Species" json:"species,omitempty"`
@@ -978,17 +980,17 @@ var File_petstore_v1_petstore_proto protoreflect.FileDescriptor
 
 const file_petstore_v1_petstore_proto_rawDesc = "" +
 	"\n" +
-	"\x1apetstore/v1/petstore.proto\x12\vpetstore.v1\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/options.proto\"\xb4\x02\n" +
-	"\x03Pet\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x12\n" +
+	"\x1apetstore/v1/petstore.proto\x12\vpetstore.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/options.proto\"\xc3\x02\n" +
+	"\x03Pet\x12\x13\n" +
+	"\x02id\x18\x01 \x01(\x03B\x03\xe0A\bR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
 	"\aspecies\x18\x03 \x01(\x0e2\x14.petstore.v1.SpeciesR\aspecies\x12\x1b\n" +
 	"\tage_years\x18\x04 \x01(\x05R\bageYears\x12\x12\n" +
 	"\x04tags\x18\x05 \x03(\tR\x04tags\x12.\n" +
-	"\x06status\x18\x06 \x01(\x0e2\x16.petstore.v1.PetStatusR\x06status\x12;\n" +
-	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"createTime\x12;\n" +
-	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x16.petstore.v1.PetStatusR\x06status\x12@\n" +
+	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
+	"createTime\x12@\n" +
+	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"updateTime\"6\n" +
 	"\x10CreatePetRequest\x12\"\n" +
 	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\"7\n" +
