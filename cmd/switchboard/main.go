@@ -34,6 +34,7 @@ Usage:
   switchboard keys create --name NAME --scope SCOPE [--scope SCOPE…] [--expires 720h]
   switchboard keys list
   switchboard keys revoke KEY_ID
+  switchboard completion bash|zsh                    shell completion
 
 TARGET is host:port (TLS; --plaintext for h2c) or a URL. Schemas come from the
 server's gRPC reflection, or from --protoset / --proto files.
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "new":
 		return runNew(ctx, args[1:], stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "list":
 		return runList(ctx, args[1:], stdout, stderr)
 	case "describe":

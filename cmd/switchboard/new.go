@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,11 +43,16 @@ Example:
 `
 
 func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs, _ := newFlagSet("switchboard new", stderr)
+	fs := flag.NewFlagSet("switchboard new", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	module := fs.String("module", "", "the new module's path, e.g. example.com/hello (required)")
 	replace := fs.String("replace", "", "a local checkout of the kit to build against")
 	noGenerate := fs.Bool("no-generate", false, "write the files only: no buf generate, no go mod tidy")
-	fs.Usage = func() { fmt.Fprint(stderr, newUsage) }
+	fs.Usage = func() {
+		fmt.Fprint(stderr, newUsage)
+		fmt.Fprintln(stderr, "\nFlags:")
+		fs.PrintDefaults()
+	}
 	rest, err := parse(fs, args)
 	if err != nil {
 		return usageErr(fs, err)
