@@ -95,6 +95,8 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
+	goCmd("tool", "-modfile=tools/go.mod", "buf", "lint")
+	goCmd("tool", "-modfile=tools/go.mod", "buf", "generate") // again: what docs/getting-started.md shows
 	goCmd("vet", "./...")
 	goCmd("test", "-count=1", "./...")
 	goCmd("build", "-o", "hello", ".")
@@ -135,6 +137,27 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 	_ = res.Body.Close()
 	if !strings.Contains(string(body), "Hello, Ada!") {
 		t.Fatalf("curl Greet: %d %s", res.StatusCode, body)
+	}
+	// A not-found error carries its ErrorInfo and the request id.
+	res, err = http.Post("http://"+addr+"/hello.v1.GreeterService/GetGreeting", "application/json", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"reason":"NOT_FOUND"`) ||
+		!strings.Contains(string(body), `"request_id":"`+res.Header.Get("X-Request-Id")+`"`) {
+		t.Fatalf("GetGreeting before a greeting is set: %d %s", res.StatusCode, body)
+	}
+	// The browser's way: a GET of the side-effect-free Greet.
+	res, err = http.Get("http://" + addr + "/hello.v1.GreeterService/Greet?encoding=json&message=%7B%22name%22%3A%22Ada%22%7D")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if !strings.Contains(string(body), "Hello, Ada!") {
+		t.Fatalf("GET Greet: %d %s", res.StatusCode, body)
 	}
 	if out, errOut, err := cli(t, "call", "--plaintext", "--protocol", "grpc", "--api-key", key,
 		"-d", `{"word":"Hi"}`, addr, "hello.v1.GreeterService/SetGreeting"); err != nil {
