@@ -365,11 +365,20 @@ const (
 // UNAVAILABLE (retry elsewhere), not CANCELED.
 var ErrServerShuttingDown = errors.New("the server is shutting down")
 
+// deadlineReached reports whether ctx's deadline has (all but) passed. A
+// client cancels its side at its deadline, which is a little before the
+// server's (the timeout travels with the request): a cancel that arrives
+// then is the deadline, not the client changing its mind.
+func deadlineReached(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && time.Until(d) < 25*time.Millisecond
+}
+
 // ctxError answers a call whose context ended: DEADLINE_EXCEEDED when its
 // deadline passed, CANCELED when its client went away — never a server
 // fault, whatever error the work in progress returned.
 func ctxError(ctx context.Context, domain string) *connect.Error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || deadlineReached(ctx) {
 		return statusError(ctx, domain, connect.CodeDeadlineExceeded, ReasonDeadlineExceeded, "deadline exceeded", 0)
 	}
 	return statusError(ctx, domain, connect.CodeCanceled, ReasonCanceled, "canceled", 0)
