@@ -46,6 +46,9 @@ func (e *ReflectionError) Error() string {
 	case "missing":
 		return "the server does not offer gRPC reflection (neither v1 nor v1alpha); describe it with --protoset or --proto instead"
 	case "refused":
+		if connect.CodeOf(e.Err) == connect.CodePermissionDenied {
+			return fmt.Sprintf("the server refused reflection to these credentials (%v); use a key whose scopes include reflection (grpc.reflection.*/*), or describe the server with --proto or --protoset", e.Err)
+		}
 		return fmt.Sprintf("the server refused reflection (%v); send credentials, e.g. --api-key or -H 'Authorization: Bearer …'", e.Err)
 	default:
 		return fmt.Sprintf("cannot reach the server for reflection: %v", e.Err)

@@ -36,17 +36,19 @@ generated code, main.go on kit.New, a test on kittest and storetest, a README
 with its two commands, and .gitignore. Then it runs buf generate and go mod
 tidy, so 'go run .' and 'go test ./...' work at once.
 
-  --replace PATH   build against a local checkout of the kit (a go.mod replace)
+With --replace KIT_CHECKOUT the service builds against a local checkout of
+the kit (a go.mod replace); a switchboard built from a checkout needs it.
 
-Example:
+Examples:
   switchboard new hello --module example.com/hello
+  switchboard new ../hello --module example.com/hello --replace .   # from a checkout
 `
 
 func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("switchboard new", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	module := fs.String("module", "", "the new module's path, e.g. example.com/hello (required)")
-	replace := fs.String("replace", "", "a local checkout of the kit to build against")
+	replace := fs.String("replace", "", "KIT_CHECKOUT: a local checkout of the kit to build against")
 	noGenerate := fs.Bool("no-generate", false, "write the files only: no buf generate, no go mod tidy")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, newUsage)
@@ -82,15 +84,18 @@ func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *noGenerate {
 		return nil
 	}
-	for _, step := range [][]string{
-		{"go", "tool", "-modfile=tools/go.mod", "buf", "generate"},
-		{"go", "mod", "tidy"},
+	for _, step := range []struct {
+		args []string
+		note string
+	}{
+		{[]string{"go", "tool", "-modfile=tools/go.mod", "buf", "generate"}, " (the first time builds the generators: a minute or two)"},
+		{[]string{"go", "mod", "tidy"}, " (the first time downloads the kit's modules)"},
 	} {
-		fmt.Fprintf(stderr, "running %s (the first time builds the generators: a minute or two)\n", strings.Join(step, " "))
-		cmd := exec.CommandContext(ctx, step[0], step[1:]...)
+		fmt.Fprintf(stderr, "running %s%s\n", strings.Join(step.args, " "), step.note)
+		cmd := exec.CommandContext(ctx, step.args[0], step.args[1:]...)
 		cmd.Dir, cmd.Stdout, cmd.Stderr = dir, stderr, stderr
 		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s in %s: %w", strings.Join(step, " "), dir, err)
+			return fmt.Errorf("%s in %s: %w", strings.Join(step.args, " "), dir, err)
 		}
 	}
 	fmt.Fprintf(stdout, "cd %s\ngo run .        # serves on :8080\ngo test ./...   # tests on SQLite\n", dir)
