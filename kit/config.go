@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/netip"
 	"net/url"
 	"os"
@@ -192,6 +194,10 @@ type Config struct {
 
 	// Metrics serves Prometheus metrics at /metrics on the same port.
 	Metrics bool
+	// LogLevel is the level of the server's own log made by Config.Logger:
+	// "debug" (also the causes of callers' mistakes), "info" (one line per
+	// call), "warn" or "error".
+	LogLevel string
 	// FirstAdminKey makes the first admin key (scopes "admin" and "*") when
 	// the server starts on a database with no API key at all, and prints it
 	// once on stderr, so a fresh server can be signed in to at once. Turn it
@@ -241,6 +247,7 @@ func DefaultConfig() Config {
 		Metrics:                    true,
 		Admin:                      true,
 		FirstAdminKey:              true,
+		LogLevel:                   "info",
 	}
 }
 
@@ -306,6 +313,7 @@ func (c *Config) knobs() []knob {
 		{"cors-max-age", "how long browsers cache a preflight answer", (*durationValue)(&c.CORSMaxAge)},
 		{"error-info", "which errors carry the kit's ErrorInfo: all, or mapped (connect errors authored elsewhere go as authored)", (*stringValue)(&c.ErrorInfo)},
 		{"metrics", "serve Prometheus metrics at /metrics", (*boolValue)(&c.Metrics)},
+		{"log-level", "level of the server's log: debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"first-admin-key", "on a database with no API key, make an admin key and print it once on stderr", (*boolValue)(&c.FirstAdminKey)},
 		{"admin", "serve the admin API (keys need the scope admin)", (*boolValue)(&c.Admin)},
 	}
@@ -371,6 +379,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: log-failed-rows-per-peer must not be negative")
 	case c.LogQueueSize <= 0, c.LogBatchSize <= 0, c.LogFlushInterval <= 0:
 		return fmt.Errorf("kit: log-queue-size, log-batch-size and log-flush-interval must be positive")
+	case c.logLevel() == nil:
+		return fmt.Errorf("kit: log-level %q: want debug, info, warn or error", c.LogLevel)
 	case c.ErrorInfo != "all" && c.ErrorInfo != "mapped":
 		return fmt.Errorf("kit: error-info %q: want all or mapped", c.ErrorInfo)
 	case c.APIKeyHeader == "":
@@ -495,4 +505,23 @@ func (c *Config) spillDir() string {
 		return ""
 	}
 	return filepath.Join(base, "switchboard", "log-spill-"+hex.EncodeToString(sum[:6]))
+}
+
+func (c *Config) logLevel() *slog.Level {
+	levels := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}
+	l, ok := levels[strings.ToLower(c.LogLevel)]
+	if !ok {
+		return nil
+	}
+	return &l
+}
+
+// Logger returns a text logger on w at LogLevel (info if it is not valid):
+// what a main hands to WithLogger.
+func (c *Config) Logger(w io.Writer) *slog.Logger {
+	level := slog.LevelInfo
+	if l := c.logLevel(); l != nil {
+		level = *l
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }

@@ -1,6 +1,7 @@
 package kit_test
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"strings"
@@ -98,4 +99,20 @@ func TestConfig_EveryKnobIsDocumented(t *testing.T) {
 			}
 		}
 	})
+}
+
+func TestConfig_LogLevel(t *testing.T) {
+	cfg := kit.DefaultConfig()
+	var buf bytes.Buffer
+	cfg.LogLevel = "debug"
+	cfg.Logger(&buf).Debug("shown")
+	cfg.LogLevel = "warn"
+	cfg.Logger(&buf).Info("hidden")
+	if !strings.Contains(buf.String(), "shown") || strings.Contains(buf.String(), "hidden") {
+		t.Errorf("log levels: %q", buf.String())
+	}
+	cfg.LogLevel = "loud"
+	if cfg.Validate() == nil {
+		t.Error("an unknown log level was accepted")
+	}
 }

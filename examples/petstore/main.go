@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,7 +50,7 @@ func run(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("%w (run 'petstore -help' for every flag; the listen address is -addr, e.g. -addr :9000)", err)
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	logger := cfg.Logger(os.Stderr)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
