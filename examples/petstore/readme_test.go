@@ -19,27 +19,7 @@ import (
 )
 
 // readmeBlocks returns the ```sh blocks of README.md, in order.
-func readmeBlocks(t *testing.T) []string {
-	t.Helper()
-	data, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var blocks []string
-	var cur *strings.Builder
-	for _, line := range strings.Split(string(data), "\n") {
-		switch {
-		case cur == nil && line == "```sh":
-			cur = new(strings.Builder)
-		case cur != nil && line == "```":
-			blocks = append(blocks, cur.String())
-			cur = nil
-		case cur != nil:
-			cur.WriteString(line + "\n")
-		}
-	}
-	return blocks
-}
+func readmeBlocks(t *testing.T) []string { return readBlocks(t, "../../README.md") }
 
 func TestREADME_EveryCommandRunsAsWritten(t *testing.T) {
 	if testing.Short() {
@@ -78,29 +58,7 @@ func TestREADME_EveryCommandRunsAsWritten(t *testing.T) {
 
 	// The first block, the example, on a free port and a database of the
 	// test's own.
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	server := exec.CommandContext(ctx, exampleBinary(t), "-addr", "127.0.0.1:0")
-	server.Dir, server.Env = dir, env
-	stderr, err := server.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = server.Process.Kill(); _ = server.Wait() }()
-	var addr string
-	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
-	for lines := bufio.NewScanner(stderr); addr == "" && lines.Scan(); {
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatal("the example did not start")
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	addr := startExampleFor(t, dir, env)
 
 	script := "set -euo pipefail\n" + strings.Join(blocks[2:], "\n")
 	script = strings.ReplaceAll(script, "localhost:8080", addr)
@@ -113,7 +71,7 @@ func TestREADME_EveryCommandRunsAsWritten(t *testing.T) {
 			"http://" + addr + "/petstore.v1.PetStoreService/CreatePet > /dev/null\nwait $WATCH"
 	})
 	watchOut := filepath.Join(dir, "watch.json")
-	run := exec.CommandContext(ctx, "bash", "-c", script)
+	run := exec.CommandContext(t.Context(), "bash", "-c", script)
 	run.Dir, run.Env = repo, append(env, "WATCH_OUT="+watchOut)
 	out, err := run.CombinedOutput()
 	t.Logf("the README's commands:\n%s", out)
@@ -136,4 +94,141 @@ func TestREADME_EveryCommandRunsAsWritten(t *testing.T) {
 	if data, _ := os.ReadFile(watchOut); !strings.Contains(string(data), "Zed") {
 		t.Errorf("WatchPets did not see the pet made while it waited: %s", data)
 	}
+}
+
+// startExampleFor runs the example binary in dir with env on a free port
+// until the test ends, and returns its address.
+func startExampleFor(t *testing.T, dir string, env []string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	server := exec.CommandContext(ctx, exampleBinary(t), "-addr", "127.0.0.1:0")
+	server.Dir, server.Env = dir, env
+	stderr, err := server.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait(); cancel() })
+	var addr string
+	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+	for lines := bufio.NewScanner(stderr); addr == "" && lines.Scan(); {
+		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
+		}
+	}
+	if addr == "" {
+		t.Fatal("the example did not start")
+	}
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	return addr
+}
+
+// The commands docs/ shows against a running example: docs/dynamic.md's
+// session (each "$ " line; where the doc prints "exit N", the same exit
+// status), docs/auth.md's key commands, docs/monitoring.md's admin call.
+func TestDocs_CommandsRunAsWritten(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the docs' commands against the example")
+	}
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "bin")
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "switchboard"), "./cmd/switchboard")
+	build.Dir = repo
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the CLI: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "SWITCHBOARD_DSN=sqlite:"+filepath.Join(dir, "docs.db"),
+		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	addr := startExampleFor(t, dir, env)
+	bash := func(script string) (string, error) {
+		cmd := exec.Command("bash", "-c", strings.ReplaceAll(script, "localhost:8080", addr))
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	keyOut, err := bash(`switchboard keys create --name docs --scope '*' --scope admin 2>/dev/null`)
+	if err != nil {
+		t.Fatalf("keys create: %v %s", err, keyOut)
+	}
+	key := strings.TrimSpace(keyOut)
+	env = append(env, "KEY="+key, "ADMIN_KEY="+key)
+
+	doc, err := os.ReadFile("../../docs/dynamic.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(doc), "\n")
+	ran := 0
+	for i, line := range lines {
+		command, ok := strings.CutPrefix(line, "$ ")
+		if !ok {
+			continue
+		}
+		ran++
+		out, err := bash(command)
+		wantExit := ""
+		for _, next := range lines[i+1:] {
+			if strings.HasPrefix(next, "$ ") || strings.HasPrefix(next, "```") {
+				break
+			}
+			if strings.HasPrefix(next, "exit ") {
+				wantExit = next
+			}
+		}
+		switch {
+		case wantExit != "" && !strings.Contains(out, wantExit):
+			t.Errorf("docs/dynamic.md: %s\nwant %q, got:\n%s", command, wantExit, out)
+		case wantExit == "" && err != nil:
+			t.Errorf("docs/dynamic.md: %s\n%v\n%s", command, err, out)
+		}
+	}
+	if ran < 10 {
+		t.Errorf("ran %d commands from docs/dynamic.md: its session moved?", ran)
+	}
+
+	// docs/auth.md's key commands, with a real id for the revoke.
+	auth := readBlocks(t, "../../docs/auth.md")[0]
+	id := strings.Split(strings.TrimPrefix(key, "sb_"), "_")[0]
+	if out, err := bash(strings.ReplaceAll(auth, "ox6aszn3eeqq", id)); err != nil || !strings.Contains(out, "revoked "+id) {
+		t.Errorf("docs/auth.md's key commands: %v\n%s", err, out)
+	}
+	// docs/monitoring.md's admin call (with a fresh admin key: the one above
+	// was just revoked).
+	fresh, err := bash(`switchboard keys create --name ops --scope admin 2>/dev/null`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env = append(env, "ADMIN_KEY="+strings.TrimSpace(fresh))
+	if out, err := bash(readBlocks(t, "../../docs/monitoring.md")[0]); err != nil || !strings.Contains(out, `"stats"`) {
+		t.Errorf("docs/monitoring.md's GetOverview: %v\n%s", err, out)
+	}
+}
+
+// readBlocks returns the ```sh blocks of a Markdown file.
+func readBlocks(t *testing.T, path string) []string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blocks []string
+	var cur *strings.Builder
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case cur == nil && line == "```sh":
+			cur = new(strings.Builder)
+		case cur != nil && line == "```":
+			blocks = append(blocks, cur.String())
+			cur = nil
+		case cur != nil:
+			cur.WriteString(line + "\n")
+		}
+	}
+	return blocks
 }
