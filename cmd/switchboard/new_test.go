@@ -168,8 +168,58 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Hi, Ada!") {
 		t.Fatalf("switchboard call Greet over gRPC: %v\n%s%s", err, out, errOut)
 	}
+	// grpcurl, as getting-started.md shows it (pinned in the kit's tools module).
+	grpcurl := exec.Command("go", "tool", "-modfile="+filepath.Join(kit, "tools", "go.mod"), "grpcurl",
+		"-plaintext", "-H", "authorization: Bearer "+key, "-d", `{"name":"Ada"}`, addr, "hello.v1.GreeterService/Greet")
+	grpcurl.Dir = kit
+	if gout, err := grpcurl.CombinedOutput(); err != nil || !strings.Contains(string(gout), "Hi, Ada!") {
+		t.Fatalf("grpcurl Greet: %v\n%s", err, gout)
+	}
 	_ = server.Process.Signal(syscall.SIGTERM)
 	if err := server.Wait(); err != nil {
 		t.Errorf("the service did not exit cleanly on SIGTERM: %v", err)
 	}
+
+	// Adding a method, as getting-started.md describes it: declare it in the
+	// proto, regenerate, implement it with the generated signature, build.
+	proto := filepath.Join(dir, "proto/hello/v1/greeter.proto")
+	src, err := os.ReadFile(proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	added := strings.Replace(string(src), "service GreeterService {", `service GreeterService {
+  // Farewell is public.
+  rpc Farewell(FarewellRequest) returns (FarewellResponse) {
+    option (switchboard.v1.access) = ACCESS_PUBLIC;
+  }`, 1) + `
+message FarewellRequest {
+  string name = 1;
+}
+
+message FarewellResponse {
+  string farewell = 1;
+}
+`
+	if err := os.WriteFile(proto, []byte(added), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goCmd("tool", "-modfile=tools/go.mod", "buf", "generate")
+	goCmd("tool", "-modfile=tools/go.mod", "buf", "lint")
+	if err := os.WriteFile(filepath.Join(dir, "farewell.go"), []byte(`package main
+
+import (
+	"context"
+
+	hellov1 "example.com/hello/gen/hello/v1"
+)
+
+// Farewell says goodbye.
+func (g *Greeter) Farewell(_ context.Context, req *hellov1.FarewellRequest) (*hellov1.FarewellResponse, error) {
+	return &hellov1.FarewellResponse{Farewell: "Goodbye, " + req.GetName() + "!"}, nil
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	goCmd("vet", "./...")
+	goCmd("test", "-count=1", "./...")
 }
