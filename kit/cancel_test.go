@@ -29,7 +29,7 @@ import (
 type recorder struct {
 	mu      sync.Mutex
 	records []store.RequestLog
-	lines   strings.Builder
+	lines   kittest.SyncBuffer
 }
 
 func (r *recorder) observe(rec *store.RequestLog) {
@@ -38,14 +38,8 @@ func (r *recorder) observe(rec *store.RequestLog) {
 	r.records = append(r.records, *rec)
 }
 
-func (r *recorder) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.lines.Write(p)
-}
-
-// find returns the record of the call with text in its request, waiting
-// for it: a record is made when the server-side call ends.
+// last returns the records of procedure once there are n, waiting for
+// them: a record is made when the server-side call ends.
 func (r *recorder) last(t *testing.T, procedure string, n int) []store.RequestLog {
 	t.Helper()
 	var out []store.RequestLog
@@ -65,8 +59,6 @@ func (r *recorder) last(t *testing.T, procedure string, n int) []store.RequestLo
 
 // errorLines returns the log lines at ERROR level.
 func (r *recorder) errorLines() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []string
 	for _, line := range strings.Split(r.lines.String(), "\n") {
 		var l struct{ Level string }
@@ -80,7 +72,7 @@ func (r *recorder) errorLines() []string {
 func (r *recorder) options() []kit.Option {
 	return []kit.Option{
 		kit.WithCallObserver(r.observe),
-		kit.WithLogger(slog.New(slog.NewJSONHandler(r, &slog.HandlerOptions{Level: slog.LevelDebug}))),
+		kit.WithLogger(slog.New(slog.NewJSONHandler(&r.lines, &slog.HandlerOptions{Level: slog.LevelDebug}))),
 	}
 }
 

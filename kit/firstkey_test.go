@@ -1,7 +1,6 @@
 package kit_test
 
 import (
-	"bytes"
 	"regexp"
 	"sync"
 	"testing"
@@ -15,29 +14,11 @@ import (
 
 var printedKey = regexp.MustCompile(`sb_[a-z0-9]+_[A-Za-z0-9_-]+`)
 
-// lockedWriter is a bytes.Buffer safe for the server's goroutines.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-func startFirstKey(t *testing.T, dsn string, on bool) (*kit.Server, *kittest.Running, *lockedWriter) {
+func startFirstKey(t *testing.T, dsn string, on bool) (*kit.Server, *kittest.Running, *kittest.SyncBuffer) {
 	t.Helper()
 	cfg := kittest.Config(dsn)
 	cfg.FirstAdminKey = on
-	out := new(lockedWriter)
+	out := new(kittest.SyncBuffer)
 	srv, err := kit.New(cfg, kit.WithLogger(kittest.Logger(t)), kit.WithFirstKeyOutput(out))
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +62,7 @@ func TestFirstAdminKey_OffMakesNone(t *testing.T) {
 func TestFirstAdminKey_ReplicasStartingTogetherMakeOne(t *testing.T) {
 	dsn := storetest.PostgresDSN(t)
 	var wg sync.WaitGroup
-	outs := make([]*lockedWriter, 3)
+	outs := make([]*kittest.SyncBuffer, 3)
 	for i := range outs {
 		wg.Go(func() { _, _, outs[i] = startFirstKey(t, dsn, true) })
 	}

@@ -48,18 +48,25 @@ func closedWithin(conn net.Conn, d time.Duration) bool {
 	return !(errors.As(err, &ne) && ne.Timeout())
 }
 
-func TestSlowClients_AnHTTP1BodyThatNeverArrivesLosesItsConnection(t *testing.T) {
-	env := startSlow(t)
+// sendHTTP1 writes a raw HTTP/1.1 request (head and a partial body) and
+// reports whether the server closed the connection within 10x the body
+// timeout.
+func sendHTTP1(t *testing.T, env *echoEnv, request string) bool {
+	t.Helper()
 	conn, err := net.Dial("tcp", env.run.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	if _, err := io.WriteString(conn, "POST "+switchboardtestv1connect.EchoServicePublicEchoProcedure+" HTTP/1.1\r\n"+
-		"Host: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"te"); err != nil {
+	if _, err := io.WriteString(conn, request); err != nil {
 		t.Fatal(err)
 	}
-	if !closedWithin(conn, 10*slowTimeout) {
+	return closedWithin(conn, 10*slowTimeout)
+}
+
+func TestSlowClients_AnHTTP1BodyThatNeverArrivesLosesItsConnection(t *testing.T) {
+	if !sendHTTP1(t, startSlow(t), "POST "+switchboardtestv1connect.EchoServicePublicEchoProcedure+" HTTP/1.1\r\n"+
+		"Host: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"te") {
 		t.Fatal("the connection of a body that never arrives was still open after 10x -read-body-timeout")
 	}
 }
@@ -231,17 +238,8 @@ func TestSlowClients_SlowClientStreamsAreNotCut(t *testing.T) {
 // A client stream that auth or the caps refuse keeps the body deadline: the
 // server's drain of its unread body cannot be held open by trickling it.
 func TestSlowClients_ARefusedClientStreamCannotHoldItsConnection(t *testing.T) {
-	env := startSlow(t)
-	conn, err := net.Dial("tcp", env.run.Addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := io.WriteString(conn, "POST "+switchboardtestv1connect.EchoServiceCollectProcedure+" HTTP/1.1\r\n"+
-		"Host: x\r\nContent-Type: application/connect+json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\x00\x00\x00\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	if !closedWithin(conn, 10*slowTimeout) {
+	if !sendHTTP1(t, startSlow(t), "POST "+switchboardtestv1connect.EchoServiceCollectProcedure+" HTTP/1.1\r\n"+
+		"Host: x\r\nContent-Type: application/connect+json\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\x00\x00\x00\r\n") {
 		t.Fatal("an unauthenticated client stream trickling its body kept its connection for 10x -read-body-timeout")
 	}
 }

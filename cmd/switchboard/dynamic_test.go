@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +18,8 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+
+	"github.com/switchboardkit/switchboard/kit/kittest"
 )
 
 // petstore runs the example binary on a free loopback port with its own
@@ -45,39 +43,9 @@ func petstore(t *testing.T) (addr, key string) {
 	}
 	key = strings.TrimSpace(out)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-dsn", dsn)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			cancel()
-		}
-		cancel()
-	})
-	lines := bufio.NewScanner(stderr)
-	re := regexp.MustCompile(`msg=listening addr=(\S+)`)
-	for lines.Scan() {
-		if m := re.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatal("the example did not log its address")
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	return addr, key
+	server := kittest.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0", "-dsn", dsn))
+	t.Cleanup(func() { _ = server.Stop() })
+	return server.Addr, key
 }
 
 func cliIn(t *testing.T, stdin string, args ...string) (stdout, stderr string, err error) {

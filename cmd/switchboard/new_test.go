@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -12,9 +10,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/switchboardkit/switchboard/kit/kittest"
 )
 
 // The kit's files the scaffold carries are copies; they must not drift.
@@ -101,32 +99,13 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 	goCmd("test", "-count=1", "./...")
 	goCmd("build", "-o", "hello", ".")
 
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	server := exec.CommandContext(ctx, filepath.Join(dir, "hello"), "-addr", "127.0.0.1:0")
-	server.Dir = dir
-	stderr, err := server.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = server.Process.Kill() }()
-	var addr, key string
-	lines := bufio.NewScanner(stderr)
-	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
-	for addr == "" && lines.Scan() {
-		if k := regexp.MustCompile(`sb_[a-z0-9]+_[A-Za-z0-9_-]+`).FindString(lines.Text()); k != "" {
-			key = k
-		}
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	if addr == "" || key == "" {
-		t.Fatalf("the service did not print its address (%q) and first admin key (%q)", addr, key)
+	cmd := exec.Command(filepath.Join(dir, "hello"), "-addr", "127.0.0.1:0")
+	cmd.Dir = dir
+	server := kittest.StartProcess(t, cmd)
+	addr := server.Addr
+	key := regexp.MustCompile(`sb_[a-z0-9]+_[A-Za-z0-9_-]+`).FindString(server.Stderr.String())
+	if key == "" {
+		t.Fatalf("the service did not print its first admin key:\n%s", server.Stderr)
 	}
 
 	res, err := http.Post("http://"+addr+"/hello.v1.GreeterService/Greet", "application/json", strings.NewReader(`{"name":"Ada"}`))
@@ -175,8 +154,7 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 	if gout, err := grpcurl.CombinedOutput(); err != nil || !strings.Contains(string(gout), "Hi, Ada!") {
 		t.Fatalf("grpcurl Greet: %v\n%s", err, gout)
 	}
-	_ = server.Process.Signal(syscall.SIGTERM)
-	if err := server.Wait(); err != nil {
+	if err := server.Stop(); err != nil {
 		t.Errorf("the service did not exit cleanly on SIGTERM: %v", err)
 	}
 

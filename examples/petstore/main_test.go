@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"net"
@@ -13,26 +11,19 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/switchboardkit/switchboard/kit/kittest"
 )
 
 // The README's first command, as a user runs it: the example binary starts
 // on embedded SQLite with no setup, logs the address it bound, serves curl,
 // and exits 0 on SIGTERM.
 func TestExample_StartsServesAndStopsOnSIGTERM(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example binary")
-	}
 	dir := t.TempDir()
-	bin, cli := filepath.Join(dir, "petstore"), filepath.Join(dir, "switchboard")
-	for out, pkg := range map[string]string{bin: ".", cli: "../../cmd/switchboard"} {
-		build := exec.Command("go", "build", "-o", out, pkg)
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			t.Fatalf("go build %s: %v", pkg, err)
-		}
+	cli := filepath.Join(dir, "switchboard")
+	if out, err := exec.Command("go", "build", "-o", cli, "../../cmd/switchboard").CombinedOutput(); err != nil {
+		t.Fatalf("go build the CLI: %v\n%s", err, out)
 	}
 	// The README's way to get a key: the CLI, whose default database is the
 	// example's.
@@ -47,34 +38,12 @@ func TestExample_StartsServesAndStopsOnSIGTERM(t *testing.T) {
 		t.Fatalf("keys create printed %q on stdout, want the key alone", out)
 	}
 
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
+	cmd := exec.Command(exampleBinary(t), "-addr", "127.0.0.1:0")
 	cmd.Dir = dir // the default DSN puts data/switchboard.db here
 	cmd.Env = append(os.Environ(), "SWITCHBOARD_SHUTDOWN_GRACE=5s")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
+	server := kittest.StartProcess(t, cmd)
 
-	lines := bufio.NewScanner(stderr)
-	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
-	var addr string
-	for addr == "" && lines.Scan() {
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatal("the example never logged its address")
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-
-	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/petstore.v1.PetStoreService/CreatePet",
+	req, err := http.NewRequest(http.MethodPost, "http://"+server.Addr+"/petstore.v1.PetStoreService/CreatePet",
 		strings.NewReader(`{"pet":{"name":"Rex","species":"SPECIES_DOG","status":"PET_STATUS_AVAILABLE"}}`))
 	if err != nil {
 		t.Fatal(err)
@@ -93,11 +62,7 @@ func TestExample_StartsServesAndStopsOnSIGTERM(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data", "switchboard.db")); err != nil {
 		t.Errorf("default database file: %v", err)
 	}
-
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
+	if err := server.Stop(); err != nil {
 		t.Errorf("exit after SIGTERM: %v, want status 0", err)
 	}
 }
@@ -105,43 +70,15 @@ func TestExample_StartsServesAndStopsOnSIGTERM(t *testing.T) {
 // The first start on an empty database prints an admin key once, on
 // stderr, that signs in to the admin API; the next start prints none.
 func TestExample_FirstStartPrintsTheFirstAdminKey(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds the example binary")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "petstore")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
-		t.Fatalf("go build: %v", err)
-	}
-	start := func() (addr, stderr string) {
-		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0")
+	start := func() string {
+		cmd := exec.Command(exampleBinary(t), "-addr", "127.0.0.1:0")
 		cmd.Dir = dir
-		pipe, err := cmd.StderrPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		var seen strings.Builder
-		listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
-		lines := bufio.NewScanner(pipe)
-		for addr == "" && lines.Scan() {
-			seen.WriteString(lines.Text() + "\n")
-			if m := listening.FindStringSubmatch(lines.Text()); m != nil {
-				addr = m[1]
-			}
-		}
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		rest, _ := io.ReadAll(pipe)
-		_ = cmd.Wait()
-		return addr, seen.String() + string(rest)
+		server := kittest.StartProcess(t, cmd)
+		_ = server.Stop()
+		return server.Stderr.String()
 	}
-	_, first := start()
+	first := start()
 	key := regexp.MustCompile(`sb_[a-z0-9]+_[A-Za-z0-9_-]+`).FindString(first)
 	if key == "" || !strings.Contains(first, "/admin/") {
 		t.Fatalf("the first start printed no admin key:\n%s", first)
@@ -149,7 +86,7 @@ func TestExample_FirstStartPrintsTheFirstAdminKey(t *testing.T) {
 	if strings.Count(first, key) != 1 {
 		t.Errorf("the key was printed %d times, want once", strings.Count(first, key))
 	}
-	if _, second := start(); regexp.MustCompile(`sb_[a-z0-9]+_`).MatchString(second) {
+	if second := start(); regexp.MustCompile(`sb_[a-z0-9]+_`).MatchString(second) {
 		t.Errorf("the second start printed a key:\n%s", second)
 	}
 }

@@ -6,16 +6,14 @@ package main
 // fails here, not in a reader's terminal.
 
 import (
-	"bufio"
-	"context"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/switchboardkit/switchboard/kit/kittest"
 )
 
 // readmeBlocks returns the ```sh blocks of README.md, in order.
@@ -100,29 +98,9 @@ func TestREADME_EveryCommandRunsAsWritten(t *testing.T) {
 // until the test ends, and returns its address.
 func startExampleFor(t *testing.T, dir string, env []string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	server := exec.CommandContext(ctx, exampleBinary(t), "-addr", "127.0.0.1:0")
+	server := exec.Command(exampleBinary(t), "-addr", "127.0.0.1:0")
 	server.Dir, server.Env = dir, env
-	stderr, err := server.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = server.Process.Kill(); _ = server.Wait(); cancel() })
-	var addr string
-	listening := regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
-	for lines := bufio.NewScanner(stderr); addr == "" && lines.Scan(); {
-		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
-			addr = m[1]
-		}
-	}
-	if addr == "" {
-		t.Fatal("the example did not start")
-	}
-	go func() { _, _ = io.Copy(io.Discard, stderr) }()
-	return addr
+	return kittest.StartProcess(t, server).Addr
 }
 
 // The commands docs/ shows against a running example: docs/dynamic.md's

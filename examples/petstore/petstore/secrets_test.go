@@ -6,7 +6,6 @@ package petstore
 // are searched for each secret made.
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -14,7 +13,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,29 +34,11 @@ import (
 	"github.com/switchboardkit/switchboard/kit/store/storetest"
 )
 
-// lockedBuffer collects a server's log lines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestSecrets_NeverStoredLoggedOrServedBack(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		cfg := kittest.Config(dsn)
 		cfg.LogPayloadBytes = 64 << 10
-		serverLog := new(lockedBuffer)
+		serverLog := new(kittest.SyncBuffer)
 		srv, err := kit.New(cfg, kit.WithMigrations("petstore", Migrations()),
 			kit.WithLogger(slog.New(slog.NewJSONHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug}))))
 		if err != nil {
