@@ -341,10 +341,7 @@ func (w *LogWriter) insert(b *logBatch) error {
 	if len(b.Rows) == 0 && len(b.Counts) == 0 {
 		return nil
 	}
-	rollups := rollupSet{}
-	for _, r := range b.Counts {
-		rollups.merge(rollupSet{rollupKey{r.Minute, r.Procedure, r.Code}: r})
-	}
+	rollups := rollupSetOf(b.Counts) // a copy: b.Counts stays as it was for a retry
 	for _, rec := range b.Rows {
 		rollups.add(rec)
 	}
