@@ -34,7 +34,9 @@ import (
 // another process would, until the returned func releases it.
 func lockWrites(t *testing.T, path string) func() {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path)
+	// It waits, like any writer, while the server holds the lock a moment
+	// (its heartbeat, a log batch).
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		t.Fatal(err)
 	}
