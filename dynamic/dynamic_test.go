@@ -28,7 +28,7 @@ import (
 	"github.com/switchboardkit/switchboard/internal/echo"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 const echoService = "switchboardtest.v1.EchoService"

@@ -13,7 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/switchboardkit/switchboard"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 // APIKeys is the built-in Authenticator: keys "sb_<id>_<secret>" stored in

@@ -25,7 +25,7 @@ import (
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/interceptors"
 	"github.com/switchboardkit/switchboard/internal/echo"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/validate"
 )
 

@@ -25,8 +25,8 @@ import (
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // rawKey stores a key with exactly these scopes, valid or not: keys made

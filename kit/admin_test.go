@@ -14,8 +14,8 @@ import (
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func adminClient(env *echoEnv, key string) adminv1connect.AdminServiceClient {

@@ -10,7 +10,7 @@ import (
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit/kittest"
 	bt "github.com/switchboardkit/switchboard/kit/kittest/browsertest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func tab(name string) bt.Step {

@@ -15,7 +15,7 @@ import (
 	"github.com/switchboardkit/switchboard/internal/echo"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // BenchmarkUnaryOverH2C compares, in one run, a tiny unary call over h2c on

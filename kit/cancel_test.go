@@ -21,8 +21,8 @@ import (
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // recorder keeps finished calls' records and the server's log lines.

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/switchboardkit/switchboard/interceptors"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 // Config holds every knob of a Server. DefaultConfig returns the documented

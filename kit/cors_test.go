@@ -7,7 +7,7 @@ import (
 
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func preflight(t *testing.T, url, origin string) *http.Response {

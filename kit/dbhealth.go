@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 // dbHealth follows whether the database accepts writes, from the writes the

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/switchboardkit/switchboard/interceptors"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 // EventKind names what happened.

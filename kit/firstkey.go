@@ -6,7 +6,7 @@ import (
 	"net"
 	"time"
 
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 // firstAdminKey makes the first admin key when the database holds no key at

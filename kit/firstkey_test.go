@@ -8,8 +8,8 @@ import (
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 var printedKey = regexp.MustCompile(`sb_[a-z0-9]+_[A-Za-z0-9_-]+`)

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 type metrics struct {

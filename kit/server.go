@@ -27,7 +27,7 @@ import (
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/interceptors"
 	"github.com/switchboardkit/switchboard/kit/adminui"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/validate"
 )
 

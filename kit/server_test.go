@@ -25,7 +25,7 @@ import (
 
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func newServer(t *testing.T, mutate func(*kit.Config)) *kit.Server {

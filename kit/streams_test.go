@@ -18,7 +18,7 @@ import (
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // openStream opens procedure (Chat, or Expand with a count it will not

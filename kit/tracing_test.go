@@ -14,7 +14,7 @@ import (
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func TestTracing_OneServerSpanPerCallInTheCallersTrace(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 
 	"github.com/switchboardkit/switchboard"
 	"github.com/switchboardkit/switchboard/kit"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 const keysUsage = `Manage API keys in the server's database.

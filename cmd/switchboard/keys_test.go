@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func cli(t *testing.T, args ...string) (stdout, stderr string, err error) {

@@ -21,7 +21,7 @@ import (
 	"github.com/switchboardkit/switchboard"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/validate"
 )
 

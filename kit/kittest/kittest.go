@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/switchboardkit/switchboard/kit"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 )
 
 // Config returns kit defaults fit for a test: a free loopback port, the

@@ -9,7 +9,7 @@ import (
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 	"github.com/switchboardkit/switchboard/kit"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // Responses are gzipped for clients that accept it, but only from

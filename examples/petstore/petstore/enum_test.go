@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // An enum name the enum does not define is INVALID_ARGUMENT with a field

@@ -27,7 +27,7 @@ import (
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // lockWrites takes SQLite's write lock on path from another connection, as

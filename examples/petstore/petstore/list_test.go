@@ -10,7 +10,7 @@ import (
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func TestListPets_PagesAreStableUnderInsertsAndFilters(t *testing.T) {

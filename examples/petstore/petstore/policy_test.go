@@ -6,7 +6,7 @@ import (
 	"connectrpc.com/connect/v2"
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // ListPets, GetPet and WatchPets are public; the writes need a key.

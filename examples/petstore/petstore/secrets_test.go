@@ -30,8 +30,8 @@ import (
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func TestSecrets_NeverStoredLoggedOrServedBack(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
 	"github.com/switchboardkit/switchboard/kit"
-	"github.com/switchboardkit/switchboard/kit/store"
+	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/validate"
 )
 

@@ -19,7 +19,7 @@ import (
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // watchStream is a WatchPets stream as any client offers it.

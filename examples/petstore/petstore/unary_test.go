@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // One table over every client: what curl, a Connect client, a gRPC-Web

@@ -21,7 +21,7 @@ import (
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
 	"github.com/switchboardkit/switchboard/kit/kittest/browsertest"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store/storetest"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // call builds a finished call for the writer.

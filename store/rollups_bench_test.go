@@ -5,15 +5,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/switchboardkit/switchboard/kit/store"
-	"github.com/switchboardkit/switchboard/kit/store/storetest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 // BenchmarkStats24h measures a 24-hour statistics query after 1k and after
 // 1M logged calls (7 methods, 3 codes, spread over the day). Statistics read
 // rollups, whose size is bounded by minutes × methods × codes, not by calls:
 // compare the two sub-benchmarks as a ratio (go test -bench Stats24h
-// -benchmem ./kit/store/).
+// -benchmem ./store/).
 func BenchmarkStats24h(b *testing.B) {
 	for _, dialect := range []string{"sqlite", "postgres"} {
 		for _, calls := range []int{1_000, 1_000_000} {
