@@ -1,9 +1,8 @@
 // Package switchboard is the kit's shared vocabulary: who is calling
 // (Principal), which call this is (request id), and the sentinel errors a
 // handler returns to mean a status. It sits at the center of the import graph
-// and imports nothing of the kit, so every layer — kit, interceptors, handlers
-// — can speak it; package kit re-exports it under the names users reach for
-// (kit.Principal, kit.ErrNotFound, …).
+// and imports nothing of the kit but its internal context keys, so every
+// layer — kit, interceptors, handlers — can speak it.
 //
 // It must not grow behaviour: no I/O, no configuration, no logging.
 package switchboard
@@ -11,9 +10,10 @@ package switchboard
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 
 	"connectrpc.com/connect/v2"
+
+	"github.com/switchboardkit/switchboard/internal/callctx"
 )
 
 // Principal is the authenticated caller of an RPC.
@@ -28,31 +28,11 @@ type Principal struct {
 	Scopes []string
 }
 
-type principalKey struct{}
-
-type principalSlotKey struct{}
-
-// WithPrincipal returns ctx carrying p. The auth interceptor calls it. If an
-// outer layer asked to observe the principal (TrackPrincipal), it is told too.
-func WithPrincipal(ctx context.Context, p *Principal) context.Context {
-	if slot, ok := ctx.Value(principalSlotKey{}).(*atomic.Pointer[Principal]); ok {
-		slot.Store(p)
-	}
-	return context.WithValue(ctx, principalKey{}, p)
-}
-
-// TrackPrincipal lets an outer interceptor (the request log) learn the
-// principal that an inner one (auth) establishes: the returned function
-// reports it once the inner call has run.
-func TrackPrincipal(ctx context.Context) (context.Context, func() *Principal) {
-	slot := new(atomic.Pointer[Principal])
-	return context.WithValue(ctx, principalSlotKey{}, slot), slot.Load
-}
-
-// PrincipalFromContext returns the caller, or nil for an anonymous call (a
-// public method called without credentials).
+// PrincipalFromContext returns the caller auth established, or nil for an
+// anonymous call (a public method called without credentials). Only the
+// kit's auth puts a principal on a context; nothing outside this module can.
 func PrincipalFromContext(ctx context.Context) *Principal {
-	p, _ := ctx.Value(principalKey{}).(*Principal)
+	p, _ := callctx.Principal(ctx).(*Principal)
 	return p
 }
 
@@ -65,18 +45,9 @@ func RequireScope(ctx context.Context, scope string) error {
 	return connect.Errorf(connect.CodePermissionDenied, "the %q scope is required", scope)
 }
 
-type requestIDKey struct{}
-
-// WithRequestID returns ctx carrying the call's request id.
-func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-// RequestIDFromContext returns the call's request id, or "".
-func RequestIDFromContext(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
+// RequestIDFromContext returns the call's request id (the client's valid
+// X-Request-Id, else one the kit made), or "" outside a call.
+func RequestIDFromContext(ctx context.Context) string { return callctx.RequestID(ctx) }
 
 // Sentinel errors. Return them (wrapped with %w for context, which stays in
 // the server log) and the error interceptor answers with the matching code.

@@ -7,6 +7,7 @@ import (
 	"connectrpc.com/connect/v2"
 
 	"github.com/switchboardkit/switchboard"
+	"github.com/switchboardkit/switchboard/internal/callctx"
 )
 
 func TestProcedureMatches(t *testing.T) {
@@ -99,26 +100,15 @@ func TestRequireScope(t *testing.T) {
 	if connect.CodeOf(switchboard.RequireScope(ctx, "admin")) != connect.CodePermissionDenied {
 		t.Error("anonymous caller passed RequireScope")
 	}
-	ctx = switchboard.WithPrincipal(ctx, &switchboard.Principal{KeyID: "k", Scopes: []string{"admin"}})
+	ctx = callctx.WithPrincipal(ctx, &switchboard.Principal{KeyID: "k", Scopes: []string{"admin"}})
 	if err := switchboard.RequireScope(ctx, "admin"); err != nil {
 		t.Errorf("admin: %v", err)
 	}
 	if connect.CodeOf(switchboard.RequireScope(ctx, "billing")) != connect.CodePermissionDenied {
 		t.Error("missing scope passed")
 	}
-	ctx = switchboard.WithPrincipal(ctx, &switchboard.Principal{KeyID: "k", Scopes: []string{"*"}})
+	ctx = callctx.WithPrincipal(ctx, &switchboard.Principal{KeyID: "k", Scopes: []string{"*"}})
 	if connect.CodeOf(switchboard.RequireScope(ctx, "admin")) != connect.CodePermissionDenied {
 		t.Error(`"*" passed RequireScope("admin")`)
-	}
-}
-
-func TestTrackPrincipal_SeesWhatAnInnerLayerSets(t *testing.T) {
-	ctx, principal := switchboard.TrackPrincipal(context.Background())
-	if principal() != nil {
-		t.Fatal("principal before auth")
-	}
-	inner := switchboard.WithPrincipal(ctx, &switchboard.Principal{KeyID: "k1"})
-	if switchboard.PrincipalFromContext(inner).KeyID != "k1" || principal().KeyID != "k1" {
-		t.Error("the outer layer did not learn the principal")
 	}
 }

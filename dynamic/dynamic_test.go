@@ -36,7 +36,9 @@ const echoService = "switchboardtest.v1.EchoService"
 // startKit serves the echo service on a Switchboard server; key has scope *.
 func startKit(t *testing.T) (addr, key string) {
 	t.Helper()
-	srv, err := kit.New(kittest.Config(storetest.SQLiteDSN(t)), kit.WithLogger(quiet()))
+	cfg := kittest.Config(storetest.SQLiteDSN(t))
+	cfg.Logger = quiet()
+	srv, err := kit.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,8 +307,8 @@ func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)
 func TestTLS_CustomCAAndEvents(t *testing.T) {
 	certFile, keyFile, _ := kittest.SelfSignedCert(t)
 	cfg := kittest.Config(storetest.SQLiteDSN(t))
-	cfg.TLSCertFile, cfg.TLSKeyFile = certFile, keyFile
-	srv, err := kit.New(cfg, kit.WithLogger(quiet()))
+	cfg.TLSCertFile, cfg.TLSKeyFile, cfg.Logger = certFile, keyFile, quiet()
+	srv, err := kit.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,18 @@
-// Package interceptors holds the kit's server interceptors, one per file,
-// each a connect-go v2 ServerInterceptor that covers unary, client-, server-
-// and bidi-streaming calls alike (a stream is observed by wrapping the
-// ServerStream before calling next).
+// Package interceptors is the home of the kit's server interceptors, one
+// package per interceptor in the go-grpc-middleware shape: a doc.go that
+// says what it does and where it sits, a config.go with a plain Config
+// struct and DefaultConfig, and New returning a connect-go v2
+// ServerInterceptor that covers unary, client-, server- and bidi-streaming
+// calls alike (a stream is observed by wrapping the ServerStream before
+// calling next).
 //
-// Default returns them in the one order the kit installs:
+// The kit installs them in one fixed order (kit/chain.go; a test pins it):
 //
-//	requestlog → [tracing] → auth → [limit] → errors → validate → (your interceptors) → handler
+//	requestid → requestlog → [tracing] → auth → limit → errmap → validation → (yours) → handler
 //
-// docs/architecture.md explains the order; a test pins it. Each interceptor
-// is usable on its own, configured with functional options (WithX) whose
-// defaults are documented on the option.
+// selector runs any interceptor for some methods only. docs/interceptors.md
+// explains the order and each interceptor's contract.
 //
-// What this package must not do: import package kit (kit imports it), or
+// What these packages must not do: import kit or anything above them, or
 // hold per-call state anywhere but the function an interceptor returns.
 package interceptors

@@ -108,7 +108,7 @@ func admitted(code connect.Code, reason string) bool {
 }
 
 func TestAdmin_ProcedurePatternsNeverReachTheAdminAPI(t *testing.T) {
-	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.AuthFailureLimit = 0 })
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.Auth.FailureLimit = 0 })
 	conn := grpcConn(t, env)
 	patterns := []string{
 		"*", "/*", "*/*", "/*/*", "*/Create*", "*/List*", "*/Get*", "*/Watch*", "*/Revoke*",
@@ -154,7 +154,7 @@ func TestAdmin_ReadAndWriteScopes(t *testing.T) {
 
 func TestAdmin_WildcardPublicConfigNeverOpensTheAdminAPI(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
-		c.PublicProcedures = []string{"*", "*/*", "switchboard.admin.v1.AdminService/*"}
+		c.Auth.Public = []string{"*", "*/*", "switchboard.admin.v1.AdminService/*"}
 	})
 	conn := grpcConn(t, env)
 	for i := range adminMethods.Len() {

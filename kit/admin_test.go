@@ -28,12 +28,11 @@ func waitLogged(t *testing.T, env *echoEnv, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		written, _, _, _ := env.srv.LogStats()
-		if written >= n {
+		if env.srv.LogStats().Written >= n {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d rows written, want %d", written, n)
+			t.Fatalf("%d rows written, want %d", env.srv.LogStats().Written, n)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

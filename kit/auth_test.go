@@ -27,7 +27,7 @@ import (
 
 func TestAuth_KeysScopesAndPolicy(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
-		env := startEcho(t, dsn, func(c *kit.Config) { c.APIKeyCacheTTL = time.Millisecond })
+		env := startEcho(t, dsn, func(c *kit.Config) { c.APIKeys.CacheTTL = time.Millisecond })
 		ctx := t.Context()
 		db := env.srv.DB()
 		reader := kittest.APIKey(t, env.srv, "reader", "*/PublicEcho")
@@ -105,8 +105,8 @@ func TestAuth_APIKeyHeaderAndPrincipalReachTheHandler(t *testing.T) {
 
 func TestAuth_FailureLimitRefusesOnlyFurtherBadCredentials(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
-		c.AuthFailureLimit = 3
-		c.AuthFailureWindow = time.Minute
+		c.Auth.FailureLimit = 3
+		c.Auth.FailureWindow = time.Minute
 	})
 	echoProc := switchboardtestv1connect.EchoServiceEchoProcedure
 	hi := &switchboardtestv1.EchoRequest{Text: "x"}
@@ -148,8 +148,8 @@ func TestAuth_FailureLimitRefusesOnlyFurtherBadCredentials(t *testing.T) {
 
 func TestAuth_FailureLimitCountsTheClientBehindATrustedProxy(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
-		c.AuthFailureLimit = 2
-		c.TrustedProxies = []string{"127.0.0.0/8"}
+		c.Auth.FailureLimit = 2
+		c.TrustedProxies = prefixes("127.0.0.0/8")
 	})
 	call := func(forwardedFor string) connect.Code {
 		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost,

@@ -56,7 +56,9 @@ func BenchmarkUnaryOverH2C(b *testing.B) {
 	})
 
 	b.Run("kit-pipeline", func(b *testing.B) {
-		srv, err := kit.New(kittest.Config(storetest.SQLiteDSN(b)), kit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+		cfg := kittest.Config(storetest.SQLiteDSN(b))
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		srv, err := kit.New(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -67,10 +69,10 @@ func BenchmarkUnaryOverH2C(b *testing.B) {
 		run(b, running.URL, kittest.WithBearer(kittest.H2CClient(), key))
 		b.StopTimer()
 		_ = running.Stop()
-		written, dropped, failed, _ := srv.LogStats()
-		b.ReportMetric(float64(dropped), "dropped")
-		if failed > 0 || written == 0 {
-			b.Errorf("log: %d written, %d failed", written, failed)
+		st := srv.LogStats()
+		b.ReportMetric(float64(st.Dropped), "dropped")
+		if st.Failed > 0 || st.Written == 0 {
+			b.Errorf("log: %d written, %d failed", st.Written, st.Failed)
 		}
 	})
 }

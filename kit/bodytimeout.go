@@ -6,7 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/switchboardkit/switchboard/interceptors"
+	"github.com/switchboardkit/switchboard/internal/callctx"
 )
 
 // Slow clients. The standard library bounds request headers
@@ -19,7 +19,7 @@ import (
 // whole (unary and server-streaming calls, plain HTTP), so a response
 // stream that follows lives as long as it likes; and for client and bidi
 // streams, which send whenever they please, when the call is admitted —
-// past auth and the stream caps (interceptors.WithBodyDeadlineLift). A
+// past auth and the stream caps (callctx.WithBodyDeadlineLift). A
 // refused stream keeps its deadline, so the server's drain of its unread
 // body is bounded too.
 
@@ -34,7 +34,7 @@ func bodyTimeout(h http.Handler, timeout time.Duration) http.Handler {
 			if rc.SetReadDeadline(time.Now().Add(timeout)) == nil {
 				body := &deadlineBody{ReadCloser: r.Body, rc: rc}
 				r.Body = body
-				r = r.WithContext(interceptors.WithBodyDeadlineLift(r.Context(), body.lift))
+				r = r.WithContext(callctx.WithBodyDeadlineLift(r.Context(), body.lift))
 			}
 		}
 		h.ServeHTTP(w, r)

@@ -17,6 +17,7 @@ import (
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
 
+	"github.com/switchboardkit/switchboard"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
@@ -69,16 +70,14 @@ func (r *recorder) errorLines() []string {
 	return out
 }
 
-func (r *recorder) options() []kit.Option {
-	return []kit.Option{
-		kit.WithCallObserver(r.observe),
-		kit.WithLogger(slog.New(slog.NewJSONHandler(&r.lines, &slog.HandlerOptions{Level: slog.LevelDebug}))),
-	}
+func (r *recorder) options(c *kit.Config) {
+	c.CallSinks = append(c.CallSinks, sinkFunc(r.observe))
+	c.Logger = slog.New(slog.NewJSONHandler(&r.lines, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func TestCancel_ClientCancelsAndDeadlinesAreNotServerFaults(t *testing.T) {
 	rec := new(recorder)
-	env := startEcho(t, storetest.SQLiteDSN(t), nil, rec.options()...)
+	env := startEcho(t, storetest.SQLiteDSN(t), rec.options)
 	client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
 		connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), env.key), env.run.URL)))
 
@@ -116,7 +115,7 @@ func TestCancel_ClientCancelsAndDeadlinesAreNotServerFaults(t *testing.T) {
 // call's context ends, with the driver's error.
 type slowAuth struct{ entered chan struct{} }
 
-func (a slowAuth) Authenticate(ctx context.Context, _ *connect.Header) (*kit.Principal, error) {
+func (a slowAuth) Authenticate(ctx context.Context, _ *connect.Header) (*switchboard.Principal, error) {
 	a.entered <- struct{}{}
 	<-ctx.Done()
 	return nil, context.Cause(ctx)
@@ -125,7 +124,7 @@ func (a slowAuth) Authenticate(ctx context.Context, _ *connect.Header) (*kit.Pri
 func TestCancel_DuringKeyLookupIsCanceledNotAuthUnavailable(t *testing.T) {
 	rec := new(recorder)
 	auth := slowAuth{entered: make(chan struct{}, 1)}
-	env := startEcho(t, storetest.SQLiteDSN(t), nil, append(rec.options(), kit.WithAuthenticator(auth))...)
+	env := startEcho(t, storetest.SQLiteDSN(t), rec.options, func(c *kit.Config) { c.Authenticator = auth })
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() {
 		<-auth.entered
@@ -142,7 +141,7 @@ func TestCancel_DuringKeyLookupIsCanceledNotAuthUnavailable(t *testing.T) {
 
 func TestCancel_CallsCutAtShutdownAreUnavailable(t *testing.T) {
 	rec := new(recorder)
-	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.ShutdownGrace = 200 * time.Millisecond }, rec.options()...)
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.ShutdownGrace = 200 * time.Millisecond }, rec.options)
 	client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
 		connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), env.key), env.run.URL)))
 	done := make(chan error, 1)

@@ -15,14 +15,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboardkit/switchboard/interceptors"
+	"connectrpc.com/connect/v2"
+	"github.com/uptrace/bun/migrate"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchboardkit/switchboard/interceptors/auth"
+	"github.com/switchboardkit/switchboard/interceptors/errmap"
+	"github.com/switchboardkit/switchboard/interceptors/limit"
+	"github.com/switchboardkit/switchboard/interceptors/requestlog"
 	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/validate"
 )
 
-// Config holds every knob of a Server. DefaultConfig returns the documented
-// defaults; LoadEnv and RegisterFlags override them, in that order, so a flag
-// beats an environment variable which beats the default. docs/configuration.md
-// lists every knob; a test keeps the two in step.
+// Config is everything a Server is built from, in one plain struct. Its
+// settings — every field of the kit's own and of the component configs it
+// holds (DB, LogWriter, RequestLog, Auth, APIKeys, Limits, Errors) that has a
+// flag — are data: DefaultConfig returns the defaults, each defined once, in
+// the component that owns it; LoadEnv and RegisterFlags override them, in
+// that order, so a flag beats an environment variable which beats the
+// default. docs/configuration.md lists every knob; a test keeps the two in
+// step. The fields under "Code" are what an application wires in Go; they
+// have no flag.
 type Config struct {
 	// Addr is the TCP address to listen on. Port 0 picks a free port; the
 	// server logs the address it actually bound.
@@ -83,95 +96,10 @@ type Config struct {
 	// ShutdownGrace is how long in-flight calls and streams may take to finish
 	// once shutdown starts; after it, their contexts are cancelled.
 	ShutdownGrace time.Duration
-	// DBMaxOpenConns caps the database pool (on SQLite, each of the write
-	// and the read pool); 0 picks the dialect's default.
-	DBMaxOpenConns int
-	// DBBusyTimeout is how long a SQLite write waits for the write lock
-	// before it fails with UNAVAILABLE; reads never wait for it.
-	DBBusyTimeout time.Duration
 
-	// LogQueueSize bounds request-log records waiting to be written; when
-	// full, records are dropped and counted, never blocking a call.
-	LogQueueSize int
-	// LogBatchSize is the most request-log rows one transaction inserts.
-	LogBatchSize int
-	// LogFlushInterval is the longest a record waits for a full batch.
-	LogFlushInterval time.Duration
-	// LogRetention deletes request-log rows older than this (hourly); 0
-	// keeps them all.
-	LogRetention time.Duration
-	// LogSpillDir is where request-log batches wait on local disk while the
-	// database is unavailable, fsynced and replayed in order when it is back
-	// (by the next run too, after a crash). Empty (the default): beside a
-	// SQLite file ("<file>-log-spill"), or for PostgreSQL a directory named
-	// for the database under the user's cache directory
-	// ($XDG_CACHE_HOME or ~/.cache/switchboard). "off": no spill (batches are
-	// retried for ~30 s, then lost and counted). One directory per process;
-	// it must belong to the server's user and be closed to others.
-	LogSpillDir string
-	// LogSpillBytes caps the spill; batches past it are lost and counted
-	// (their calls stay in the statistics).
-	LogSpillBytes int
-	// LogPayloadBytes, when positive, captures the first request and
-	// response message of each call as JSON, truncated to this size.
-	LogPayloadBytes int
-	// LogRedactFields are extra field paths ("pet.name") replaced by
-	// "[REDACTED]" in captured payloads; fields marked debug_redact always are.
-	LogRedactFields []string
-	// LogSkipProcedures are procedure patterns not logged at all.
-	LogSkipProcedures []string
-	// LogErrorsOnly logs failed calls only.
-	LogErrorsOnly bool
-	// LogFailedRowsPerPeer bounds the rows failed calls from one peer can
-	// take per minute; past it they are counted in the statistics and
-	// metrics but not stored one by one (0: no bound).
-	LogFailedRowsPerPeer int
-	// TrustedProxies are CIDRs whose X-Forwarded-For is believed.
-	TrustedProxies []string
-
-	// PublicProcedures are procedure patterns callable without credentials,
-	// beyond those marked (switchboard.v1.access) = ACCESS_PUBLIC.
-	PublicProcedures []string
-	// ProtectedProcedures are procedure patterns that always need a key; they
-	// win over every other rule.
-	ProtectedProcedures []string
-	// APIKeyHeader is the header that may carry an API key (besides
-	// "Authorization: Bearer").
-	APIKeyHeader string
-	// APIKeyCacheTTL is how long a verified key is trusted without asking
-	// the database; a key revoked elsewhere stops working within it.
-	APIKeyCacheTTL time.Duration
-	// AuthFailureLimit is how many bad credentials one peer may send per
-	// AuthFailureWindow; past it each further bad credential is answered
-	// RESOURCE_EXHAUSTED until the window ends. Valid keys, anonymous calls
-	// and health checks are never refused by it. 0 = off.
-	AuthFailureLimit  int
-	AuthFailureWindow time.Duration
-
-	// MaxInFlight caps calls running at once over the server (0: no cap);
-	// calls over it get RESOURCE_EXHAUSTED.
-	MaxInFlight int
-	// MaxInFlightPerMethod caps calls running at once per method (0: no cap).
-	MaxInFlightPerMethod int
-	// MaxStreams caps streaming calls (client, server, bidi) open at once over
-	// the server; more are refused with RESOURCE_EXHAUSTED (0: no cap).
-	MaxStreams int
-	// MaxStreamsPerMethod caps streaming calls open at once per method (0: no
-	// cap).
-	MaxStreamsPerMethod int
-	// MaxAnonymousStreams caps streaming calls open at once by callers without
-	// credentials, the ones anyone can open on a public method (0: no cap).
-	MaxAnonymousStreams int
-	// MaxAnonymousStreamsPerPeer caps the streams one peer opens without
-	// credentials, so one client cannot take every anonymous slot (0: no
-	// cap). The peer is counted as the auth failure limit counts it.
-	MaxAnonymousStreamsPerPeer int
-	// LimitWait lets a call over a cap wait this long for a slot (0: refuse
-	// at once).
-	LimitWait time.Duration
-	// DefaultDeadlines gives calls without a client deadline one, as
-	// "pattern=duration" items tried in order ("*/ListPets=2s").
-	DefaultDeadlines []string
+	// TrustedProxies are the proxies (CIDRs) whose X-Forwarded-For is
+	// believed; New sets them on the request log, auth and the limiter.
+	TrustedProxies []netip.Prefix
 
 	// CORSAllowedOrigins lets browsers on these origins call the API:
 	// exact ("https://app.example.com") or with one wildcard
@@ -183,14 +111,6 @@ type Config struct {
 	CORSAllowCredentials bool
 	// CORSMaxAge is how long browsers may cache a preflight answer.
 	CORSMaxAge time.Duration
-
-	// ErrorInfo decides which errors carry the kit's google.rpc.ErrorInfo
-	// (reason, request id): "all" (the default) — every error, a handler's
-	// or the transport's *connect.Error included, unless it has an ErrorInfo
-	// of its own; "mapped" — only errors the kit maps or authors, while a
-	// *connect.Error authored elsewhere is sent exactly as authored (what
-	// the Connect conformance suite demands).
-	ErrorInfo string
 
 	// Metrics serves Prometheus metrics at /metrics on the same port.
 	Metrics bool
@@ -206,48 +126,95 @@ type Config struct {
 	// Admin serves the admin API (switchboard.admin.v1.AdminService,
 	// protected: keys need the scope "admin").
 	Admin bool
+
+	// DB opens the database (pool size, SQLite busy timeout).
+	DB store.Config
+	// LogWriter writes the request log. An empty SpillDir is derived from
+	// the DSN (beside a SQLite file; under the user's cache directory for
+	// PostgreSQL); "off" turns the spill off.
+	LogWriter store.WriterConfig
+	// RequestLog records each call; New sets its TrustedProxies and Logger.
+	RequestLog requestlog.Config
+	// LogSkipProcedures are procedure patterns the request log does not see
+	// at all (no row, no line, no metrics); selector.Except keeps it off them.
+	LogSkipProcedures []string
+	// Auth decides who may call what; New sets its TrustedProxies and Events.
+	Auth auth.Config
+	// APIKeys tunes the built-in API keys; New sets its Logger and Events.
+	APIKeys auth.KeysConfig
+	// Limits caps calls and streams; New sets its TrustedProxies and
+	// Counters.
+	Limits limit.Config
+	// Errors maps errors to statuses; the error-info flag sets AuthoredAsIs,
+	// New sets its Logger when nil.
+	Errors errmap.Config
+
+	// Code: what an application wires in Go; no flag or variable sets these.
+
+	// Logger receives the server's own events; nil is slog.Default().
+	Logger *slog.Logger
+	// Migrations are the application's bun migration sets, applied by New
+	// after the kit's, in order, each under its own bookkeeping tables
+	// (name_migrations).
+	Migrations []Migrations
+	// Interceptors run after the kit's own chain, closest to the handler, in
+	// order (docs/interceptors.md).
+	Interceptors []connect.ServerInterceptor
+	// Authenticator replaces the built-in API-key authenticator (for JWTs,
+	// …); the access policy and scope checks stay the kit's, and API keys can
+	// still be created and revoked.
+	Authenticator auth.Authenticator
+	// TracerProvider turns on tracing: one OpenTelemetry server span per
+	// call, continuing the caller's W3C trace context (docs/monitoring.md).
+	TracerProvider trace.TracerProvider
+	// Validator is the validation engine; nil is validate.New(), reachable
+	// through Server.Validator to register Go-side rules.
+	Validator *validate.Engine
+	// CallSinks receive the record of every finished call, after the kit's
+	// own (requestlog.Sink: quick, never blocking).
+	CallSinks []requestlog.Sink
+	// FirstKeyOutput is where the first admin key is printed (see
+	// FirstAdminKey); nil is os.Stderr.
+	FirstKeyOutput io.Writer
+}
+
+// Migrations is a named set of bun migrations (Config.Migrations).
+type Migrations struct {
+	Name string
+	Set  *migrate.Migrations
 }
 
 // EnvPrefix prefixes every environment variable the kit reads.
 const EnvPrefix = "SWITCHBOARD_"
 
-// DefaultConfig returns the defaults documented on each field.
+// DefaultConfig returns the defaults: the kit's own below, the components'
+// from their DefaultConfig functions.
 func DefaultConfig() Config {
 	return Config{
-		Addr:                       ":8080",
-		DSN:                        "sqlite:data/switchboard.db",
-		Reflection:                 false,
-		MaxReceiveBytes:            4 << 20,
-		Gzip:                       true,
-		CompressMinBytes:           1024,
-		ReadHeaderTimeout:          10 * time.Second,
-		ReadBodyTimeout:            time.Minute,
-		IdleTimeout:                2 * time.Minute,
-		MaxConcurrentStreams:       250,
-		ShutdownDelay:              0,
-		ShutdownGrace:              10 * time.Second,
-		DBBusyTimeout:              5 * time.Second,
-		LogQueueSize:               10000,
-		LogBatchSize:               500,
-		LogFlushInterval:           200 * time.Millisecond,
-		LogRetention:               30 * 24 * time.Hour,
-		LogFailedRowsPerPeer:       600,
-		LogSpillBytes:              256 << 20,
-		TLSClientAuth:              "none",
-		APIKeyHeader:               "X-Api-Key",
-		APIKeyCacheTTL:             10 * time.Second,
-		AuthFailureLimit:           20,
-		AuthFailureWindow:          time.Minute,
-		MaxStreams:                 1000,
-		MaxStreamsPerMethod:        500,
-		MaxAnonymousStreams:        200,
-		MaxAnonymousStreamsPerPeer: 20,
-		CORSMaxAge:                 2 * time.Hour,
-		ErrorInfo:                  "all",
-		Metrics:                    true,
-		Admin:                      true,
-		FirstAdminKey:              true,
-		LogLevel:                   "info",
+		Addr:                 ":8080",
+		DSN:                  "sqlite:data/switchboard.db",
+		Reflection:           false,
+		MaxReceiveBytes:      4 << 20,
+		Gzip:                 true,
+		CompressMinBytes:     1024,
+		ReadHeaderTimeout:    10 * time.Second,
+		ReadBodyTimeout:      time.Minute,
+		IdleTimeout:          2 * time.Minute,
+		MaxConcurrentStreams: 250,
+		ShutdownDelay:        0,
+		ShutdownGrace:        10 * time.Second,
+		TLSClientAuth:        "none",
+		CORSMaxAge:           2 * time.Hour,
+		Metrics:              true,
+		Admin:                true,
+		FirstAdminKey:        true,
+		LogLevel:             "info",
+		DB:                   store.DefaultConfig(),
+		LogWriter:            store.DefaultWriterConfig(),
+		RequestLog:           requestlog.DefaultConfig(),
+		Auth:                 auth.DefaultConfig(),
+		APIKeys:              auth.DefaultKeysConfig(),
+		Limits:               limit.DefaultConfig(),
 	}
 }
 
@@ -280,38 +247,38 @@ func (c *Config) knobs() []knob {
 		{"max-concurrent-streams", "concurrent HTTP/2 streams per connection", (*intValue)(&c.MaxConcurrentStreams)},
 		{"shutdown-delay", "report NOT_SERVING this long before refusing calls", (*durationValue)(&c.ShutdownDelay)},
 		{"shutdown-grace", "time in-flight calls get to finish on shutdown", (*durationValue)(&c.ShutdownGrace)},
-		{"db-max-open-conns", "database connection pool size (0: dialect default)", (*intValue)(&c.DBMaxOpenConns)},
-		{"db-busy-timeout", "how long a SQLite write waits for the write lock", (*durationValue)(&c.DBBusyTimeout)},
-		{"log-queue-size", "request-log records queued before new ones are dropped", (*intValue)(&c.LogQueueSize)},
-		{"log-batch-size", "request-log rows per insert transaction", (*intValue)(&c.LogBatchSize)},
-		{"log-flush-interval", "longest wait before a partial batch is written", (*durationValue)(&c.LogFlushInterval)},
-		{"log-retention", "delete request-log rows older than this (0: keep)", (*durationValue)(&c.LogRetention)},
-		{"log-spill-dir", "where request-log batches wait while the database is down (empty: derived from the DSN; off: none)", (*stringValue)(&c.LogSpillDir)},
-		{"log-spill-bytes", "largest request-log spill on disk, in bytes", (*intValue)(&c.LogSpillBytes)},
-		{"log-payload-bytes", "capture request/response JSON up to this size (0: off)", (*intValue)(&c.LogPayloadBytes)},
-		{"log-redact-fields", "comma-separated field paths redacted in captured payloads", (*listValue)(&c.LogRedactFields)},
+		{"db-max-open-conns", "database connection pool size (0: dialect default)", (*intValue)(&c.DB.MaxOpenConns)},
+		{"db-busy-timeout", "how long a SQLite write waits for the write lock", (*durationValue)(&c.DB.BusyTimeout)},
+		{"log-queue-size", "request-log records queued before new ones are dropped", (*intValue)(&c.LogWriter.QueueSize)},
+		{"log-batch-size", "request-log rows per insert transaction", (*intValue)(&c.LogWriter.BatchSize)},
+		{"log-flush-interval", "longest wait before a partial batch is written", (*durationValue)(&c.LogWriter.FlushInterval)},
+		{"log-retention", "delete request-log rows older than this (0: keep)", (*durationValue)(&c.LogWriter.Retention)},
+		{"log-spill-dir", "where request-log batches wait while the database is down (empty: derived from the DSN; off: none)", (*stringValue)(&c.LogWriter.SpillDir)},
+		{"log-spill-bytes", "largest request-log spill on disk, in bytes", (*int64Value)(&c.LogWriter.SpillMaxBytes)},
+		{"log-payload-bytes", "capture request/response JSON up to this size (0: off)", (*intValue)(&c.RequestLog.PayloadBytes)},
+		{"log-redact-fields", "comma-separated field paths redacted in captured payloads", (*listValue)(&c.RequestLog.RedactFields)},
 		{"log-skip-procedures", "comma-separated procedure patterns not logged", (*listValue)(&c.LogSkipProcedures)},
-		{"log-errors-only", "log failed calls only", (*boolValue)(&c.LogErrorsOnly)},
-		{"log-failed-rows-per-peer", "rows failed calls from one peer may take per minute; more are only counted (0: no bound)", (*intValue)(&c.LogFailedRowsPerPeer)},
-		{"trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", (*listValue)(&c.TrustedProxies)},
-		{"public-procedures", "comma-separated procedure patterns callable without a key", (*listValue)(&c.PublicProcedures)},
-		{"protected-procedures", "comma-separated procedure patterns that always need a key", (*listValue)(&c.ProtectedProcedures)},
-		{"api-key-header", "header that may carry an API key", (*stringValue)(&c.APIKeyHeader)},
-		{"api-key-cache-ttl", "how long a verified key is trusted without a lookup", (*durationValue)(&c.APIKeyCacheTTL)},
-		{"auth-failure-limit", "bad credentials per peer per window before further bad ones are refused (0: off)", (*intValue)(&c.AuthFailureLimit)},
-		{"auth-failure-window", "window of the auth failure limit", (*durationValue)(&c.AuthFailureWindow)},
-		{"max-in-flight", "calls running at once over the server (0: no cap)", (*intValue)(&c.MaxInFlight)},
-		{"max-in-flight-per-method", "calls running at once per method (0: no cap)", (*intValue)(&c.MaxInFlightPerMethod)},
-		{"max-streams", "streaming calls open at once over the server (0: no cap)", (*intValue)(&c.MaxStreams)},
-		{"max-streams-per-method", "streaming calls open at once per method (0: no cap)", (*intValue)(&c.MaxStreamsPerMethod)},
-		{"max-anonymous-streams", "streaming calls open at once without credentials (0: no cap)", (*intValue)(&c.MaxAnonymousStreams)},
-		{"max-anonymous-streams-per-peer", "streaming calls one peer may have open without credentials (0: no cap)", (*intValue)(&c.MaxAnonymousStreamsPerPeer)},
-		{"limit-wait", "how long a call over a cap waits for a slot (0: refuse at once)", (*durationValue)(&c.LimitWait)},
-		{"default-deadlines", "comma-separated pattern=duration deadlines for calls without one", (*listValue)(&c.DefaultDeadlines)},
+		{"log-errors-only", "log failed calls only", (*boolValue)(&c.RequestLog.ErrorsOnly)},
+		{"log-failed-rows-per-peer", "rows failed calls from one peer may take per minute; more are only counted (0: no bound)", (*intValue)(&c.RequestLog.FailedRowsPerPeer)},
+		{"trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", (*prefixListValue)(&c.TrustedProxies)},
+		{"public-procedures", "comma-separated procedure patterns callable without a key", (*listValue)(&c.Auth.Public)},
+		{"protected-procedures", "comma-separated procedure patterns that always need a key", (*listValue)(&c.Auth.Protected)},
+		{"api-key-header", "header that may carry an API key", (*stringValue)(&c.APIKeys.Header)},
+		{"api-key-cache-ttl", "how long a verified key is trusted without a lookup", (*durationValue)(&c.APIKeys.CacheTTL)},
+		{"auth-failure-limit", "bad credentials per peer per window before further bad ones are refused (0: off)", (*intValue)(&c.Auth.FailureLimit)},
+		{"auth-failure-window", "window of the auth failure limit", (*durationValue)(&c.Auth.FailureWindow)},
+		{"max-in-flight", "calls running at once over the server (0: no cap)", (*intValue)(&c.Limits.MaxInFlight)},
+		{"max-in-flight-per-method", "calls running at once per method (0: no cap)", (*intValue)(&c.Limits.MaxInFlightPerMethod)},
+		{"max-streams", "streaming calls open at once over the server (0: no cap)", (*intValue)(&c.Limits.MaxStreams)},
+		{"max-streams-per-method", "streaming calls open at once per method (0: no cap)", (*intValue)(&c.Limits.MaxStreamsPerMethod)},
+		{"max-anonymous-streams", "streaming calls open at once without credentials (0: no cap)", (*intValue)(&c.Limits.MaxAnonymousStreams)},
+		{"max-anonymous-streams-per-peer", "streaming calls one peer may have open without credentials (0: no cap)", (*intValue)(&c.Limits.MaxAnonymousStreamsPerPeer)},
+		{"limit-wait", "how long a call over a cap waits for a slot (0: refuse at once)", (*durationValue)(&c.Limits.Wait)},
+		{"default-deadlines", "comma-separated pattern=duration deadlines for calls without one", (*deadlinesValue)(&c.Limits.Deadlines)},
 		{"cors-allowed-origins", "comma-separated origins browsers may call from (empty: CORS off)", (*listValue)(&c.CORSAllowedOrigins)},
 		{"cors-allow-credentials", "allow credentialed cross-origin calls", (*boolValue)(&c.CORSAllowCredentials)},
 		{"cors-max-age", "how long browsers cache a preflight answer", (*durationValue)(&c.CORSMaxAge)},
-		{"error-info", "which errors carry the kit's ErrorInfo: all, or mapped (connect errors authored elsewhere go as authored)", (*stringValue)(&c.ErrorInfo)},
+		{"error-info", "which errors carry the kit's ErrorInfo: all, or mapped (connect errors authored elsewhere go as authored)", (*errorInfoValue)(&c.Errors.AuthoredAsIs)},
 		{"metrics", "serve Prometheus metrics at /metrics", (*boolValue)(&c.Metrics)},
 		{"log-level", "level of the server's log: debug, info, warn or error", (*stringValue)(&c.LogLevel)},
 		{"first-admin-key", "on a database with no API key, make an admin key and print it once on stderr", (*boolValue)(&c.FirstAdminKey)},
@@ -367,43 +334,36 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: max-concurrent-streams must be positive")
 	case c.ReadHeaderTimeout <= 0, c.IdleTimeout <= 0:
 		return fmt.Errorf("kit: read-header-timeout and idle-timeout must be positive")
-	case c.DBBusyTimeout < 0:
+	case c.DB.BusyTimeout < 0:
 		return fmt.Errorf("kit: db-busy-timeout must not be negative")
 	case c.ReadBodyTimeout < 0:
 		return fmt.Errorf("kit: read-body-timeout must not be negative")
 	case c.ShutdownDelay < 0, c.ShutdownGrace < 0:
 		return fmt.Errorf("kit: shutdown-delay and shutdown-grace must not be negative")
-	case c.LogSpillBytes <= 0:
+	case c.LogWriter.SpillMaxBytes <= 0:
 		return fmt.Errorf("kit: log-spill-bytes must be positive")
-	case c.LogFailedRowsPerPeer < 0:
+	case c.RequestLog.FailedRowsPerPeer < 0:
 		return fmt.Errorf("kit: log-failed-rows-per-peer must not be negative")
-	case c.LogQueueSize <= 0, c.LogBatchSize <= 0, c.LogFlushInterval <= 0:
+	case c.LogWriter.QueueSize <= 0, c.LogWriter.BatchSize <= 0, c.LogWriter.FlushInterval <= 0:
 		return fmt.Errorf("kit: log-queue-size, log-batch-size and log-flush-interval must be positive")
 	case c.logLevel() == nil:
 		return fmt.Errorf("kit: log-level %q: want debug, info, warn or error", c.LogLevel)
-	case c.ErrorInfo != "all" && c.ErrorInfo != "mapped":
-		return fmt.Errorf("kit: error-info %q: want all or mapped", c.ErrorInfo)
-	case c.APIKeyHeader == "":
+	case c.APIKeys.Header == "":
 		return fmt.Errorf("kit: api-key-header is empty")
 	}
-	if _, err := c.trustedProxies(); err != nil {
-		return err
-	}
-	if _, err := interceptors.ParseIdentityScopes(c.TLSClientScopes); err != nil {
+	if _, err := auth.ParseIdentityScopes(c.TLSClientScopes); err != nil {
 		return fmt.Errorf("kit: tls-client-scopes: %w", err)
-	}
-	if _, err := interceptors.ParseDeadlines(c.DefaultDeadlines); err != nil {
-		return fmt.Errorf("kit: default-deadlines: %w", err)
 	}
 	for _, o := range c.CORSAllowedOrigins {
 		if strings.Count(o, "*") > 1 || (o == "*" && c.CORSAllowCredentials) {
 			return fmt.Errorf("kit: cors-allowed-origins: %q: one wildcard at most, and \"*\" cannot allow credentials", o)
 		}
 	}
-	if c.MaxInFlight < 0 || c.MaxInFlightPerMethod < 0 || c.LimitWait < 0 {
+	l := c.Limits
+	if l.MaxInFlight < 0 || l.MaxInFlightPerMethod < 0 || l.Wait < 0 {
 		return fmt.Errorf("kit: max-in-flight, max-in-flight-per-method and limit-wait must not be negative")
 	}
-	if c.MaxStreams < 0 || c.MaxStreamsPerMethod < 0 || c.MaxAnonymousStreams < 0 || c.MaxAnonymousStreamsPerPeer < 0 {
+	if l.MaxStreams < 0 || l.MaxStreamsPerMethod < 0 || l.MaxAnonymousStreams < 0 || l.MaxAnonymousStreamsPerPeer < 0 {
 		return fmt.Errorf("kit: max-streams, max-streams-per-method, max-anonymous-streams and max-anonymous-streams-per-peer must not be negative")
 	}
 	return nil
@@ -437,30 +397,104 @@ func (v *intValue) Set(s string) error {
 	return err
 }
 
-// trustedProxies parses TrustedProxies.
-func (c *Config) trustedProxies() ([]netip.Prefix, error) {
+type int64Value int64
+
+func (v *int64Value) String() string { return strconv.FormatInt(int64(*v), 10) }
+func (v *int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err == nil {
+		*v = int64Value(n)
+	}
+	return err
+}
+
+// prefixListValue reads comma-separated CIDRs.
+type prefixListValue []netip.Prefix
+
+func (v *prefixListValue) String() string {
+	parts := make([]string, len(*v))
+	for i, p := range *v {
+		parts[i] = p.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *prefixListValue) Set(s string) error {
 	var out []netip.Prefix
-	for _, s := range c.TrustedProxies {
-		p, err := netip.ParsePrefix(s)
+	for _, part := range splitList(s) {
+		p, err := netip.ParsePrefix(part)
 		if err != nil {
-			return nil, fmt.Errorf("kit: trusted-proxies: %q is not a CIDR", s)
+			return fmt.Errorf("%q is not a CIDR", part)
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	*v = out
+	return nil
+}
+
+// deadlinesValue reads comma-separated pattern=duration items.
+type deadlinesValue []limit.Deadline
+
+func (v *deadlinesValue) String() string {
+	parts := make([]string, len(*v))
+	for i, d := range *v {
+		parts[i] = d.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (v *deadlinesValue) Set(s string) error {
+	var out []limit.Deadline
+	for _, part := range splitList(s) {
+		d, err := limit.ParseDeadline(part)
+		if err != nil {
+			return err
+		}
+		out = append(out, d)
+	}
+	*v = out
+	return nil
+}
+
+// errorInfoValue reads "all" (every error carries the kit's ErrorInfo) or
+// "mapped" (errors authored elsewhere go as authored).
+type errorInfoValue bool
+
+func (v *errorInfoValue) String() string {
+	if *v {
+		return "mapped"
+	}
+	return "all"
+}
+
+func (v *errorInfoValue) Set(s string) error {
+	switch s {
+	case "all":
+		*v = false
+	case "mapped":
+		*v = true
+	default:
+		return fmt.Errorf("%q: want all or mapped", s)
+	}
+	return nil
 }
 
 type listValue []string
 
 func (v *listValue) String() string { return strings.Join(*v, ",") }
 func (v *listValue) Set(s string) error {
-	*v = nil
+	*v = splitList(s)
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
 	for _, part := range strings.Split(s, ",") {
 		if part = strings.TrimSpace(part); part != "" {
-			*v = append(*v, part)
+			out = append(out, part)
 		}
 	}
-	return nil
+	return out
 }
 
 type durationValue time.Duration
@@ -477,12 +511,12 @@ func (v *durationValue) Set(s string) error {
 // spillDir resolves LogSpillDir: "" when off (or for an in-memory
 // database), else the configured or derived directory.
 func (c *Config) spillDir() string {
-	switch c.LogSpillDir {
+	switch c.LogWriter.SpillDir {
 	case "off":
 		return ""
 	case "":
 	default:
-		return c.LogSpillDir
+		return c.LogWriter.SpillDir
 	}
 	dialect, source, err := store.ParseDSN(c.DSN)
 	if err != nil {
@@ -516,9 +550,9 @@ func (c *Config) logLevel() *slog.Level {
 	return &l
 }
 
-// Logger returns a text logger on w at LogLevel (info if it is not valid):
-// what a main hands to WithLogger.
-func (c *Config) Logger(w io.Writer) *slog.Logger {
+// NewLogger returns a text logger on w at LogLevel (info if it is not
+// valid): what a main puts in Logger.
+func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	if l := c.logLevel(); l != nil {
 		level = *l

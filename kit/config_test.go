@@ -105,9 +105,9 @@ func TestConfig_LogLevel(t *testing.T) {
 	cfg := kit.DefaultConfig()
 	var buf bytes.Buffer
 	cfg.LogLevel = "debug"
-	cfg.Logger(&buf).Debug("shown")
+	cfg.NewLogger(&buf).Debug("shown")
 	cfg.LogLevel = "warn"
-	cfg.Logger(&buf).Info("hidden")
+	cfg.NewLogger(&buf).Info("hidden")
 	if !strings.Contains(buf.String(), "shown") || strings.Contains(buf.String(), "hidden") {
 		t.Errorf("log levels: %q", buf.String())
 	}

@@ -18,7 +18,7 @@ func (s *Server) corsHandler(h http.Handler) http.Handler {
 	if len(s.cfg.CORSAllowedOrigins) == 0 {
 		return h
 	}
-	allowed := append(connectcors.AllowedHeaders(), "Authorization", s.cfg.APIKeyHeader, "X-Request-Id")
+	allowed := append(connectcors.AllowedHeaders(), "Authorization", s.cfg.APIKeys.Header, "X-Request-Id")
 	exposed := append(connectcors.ExposedHeaders(), "X-Request-Id")
 	return cors.New(cors.Options{
 		AllowedOrigins:   slices.Clone(s.cfg.CORSAllowedOrigins),

@@ -5,31 +5,31 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboardkit/switchboard/events"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
-	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
 func TestEvents_CallsKeysAndRejections(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), nil)
 	var mu sync.Mutex
-	var got []kit.Event
-	sub := env.srv.Subscribe(0, func(ev kit.Event) {
+	var got []events.Event
+	sub := env.srv.Events().Subscribe(0, func(ev events.Event) {
 		mu.Lock()
 		got = append(got, ev)
 		mu.Unlock()
 	})
 	defer sub.Close()
 
-	secret, key, err := env.srv.CreateAPIKey(t.Context(), "events", []string{"*"}, 0)
+	secret, key, err := env.srv.APIKeys().Create(t.Context(), "events", []string{"*"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, secret); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.srv.RevokeAPIKey(t.Context(), key.ID); err != nil {
+	if err := env.srv.APIKeys().Revoke(t.Context(), key.ID); err != nil {
 		t.Fatal(err)
 	}
 	// Revoked in this process: refused at once, not after the cache TTL.
@@ -39,15 +39,15 @@ func TestEvents_CallsKeysAndRejections(t *testing.T) {
 	}
 
 	want := []struct {
-		kind   kit.EventKind
+		kind   events.Kind
 		reason string
 		keyID  string
 	}{
-		{kit.EventKeyCreated, "", key.ID},
-		{kit.EventCallFinished, "", key.ID},
-		{kit.EventKeyRevoked, "", key.ID},
-		{kit.EventKeyRejected, "INVALID_CREDENTIALS", key.ID},
-		{kit.EventCallFinished, "", ""}, // refused: no principal
+		{events.KeyCreated, "", key.ID},
+		{events.CallFinished, "", key.ID},
+		{events.KeyRevoked, "", key.ID},
+		{events.KeyRejected, "INVALID_CREDENTIALS", key.ID},
+		{events.CallFinished, "", ""}, // refused: no principal
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -77,7 +77,7 @@ func TestEvents_CallsKeysAndRejections(t *testing.T) {
 func TestEvents_ASlowSubscriberNeverSlowsCalls(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), nil)
 	block := make(chan struct{})
-	sub := env.srv.Subscribe(1, func(kit.Event) { <-block })
+	sub := env.srv.Events().Subscribe(1, func(events.Event) { <-block })
 	defer sub.Close()
 	defer close(block)
 	for range 20 {

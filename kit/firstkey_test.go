@@ -19,7 +19,8 @@ func startFirstKey(t *testing.T, dsn string, on bool) (*kit.Server, *kittest.Run
 	cfg := kittest.Config(dsn)
 	cfg.FirstAdminKey = on
 	out := new(kittest.SyncBuffer)
-	srv, err := kit.New(cfg, kit.WithLogger(kittest.Logger(t)), kit.WithFirstKeyOutput(out))
+	cfg.Logger, cfg.FirstKeyOutput = kittest.Logger(t), out
+	srv, err := kit.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,9 +69,9 @@ func TestRequestLog_ARapidResetFloodNeitherFloodsTheLogNorPushesOthersOut(t *tes
 		var observed atomic.Int64 // flood calls the server saw
 		public := switchboardtestv1connect.EchoServicePublicEchoProcedure
 		env := startEcho(t, dsn, func(c *kit.Config) {
-			c.LogQueueSize = 300
-			c.LogFailedRowsPerPeer = 50
-		}, kit.WithCallObserver(func(r *store.RequestLog) {
+			c.LogWriter.QueueSize = 300
+			c.RequestLog.FailedRowsPerPeer = 50
+		}, observe(func(r *store.RequestLog) {
 			if "/"+r.Procedure == public {
 				observed.Add(1)
 			}
@@ -124,7 +124,7 @@ func TestRequestLog_ARapidResetFloodNeitherFloodsTheLogNorPushesOthersOut(t *tes
 		if n := count(public, "ok"); n > budget {
 			t.Errorf("%d rows for the flood's failed calls, want at most the budget of %d", n, budget)
 		}
-		if _, dropped, _, _ := env.srv.LogStats(); dropped != 0 {
+		if dropped := env.srv.LogStats().Dropped; dropped != 0 {
 			t.Errorf("%d records dropped", dropped)
 		}
 	})

@@ -32,8 +32,8 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 	pg := storetest.StartServer(t)
 	var observed atomic.Int64
 	public := switchboardtestv1connect.EchoServicePublicEchoProcedure
-	env := startEcho(t, pg.DSN, func(c *kit.Config) { c.LogSpillDir = t.TempDir() },
-		kit.WithCallObserver(func(r *store.RequestLog) {
+	env := startEcho(t, pg.DSN, func(c *kit.Config) { c.LogWriter.SpillDir = t.TempDir() },
+		observe(func(r *store.RequestLog) {
 			if "/"+r.Procedure == public {
 				observed.Add(1)
 			}
@@ -75,7 +75,7 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 	kittest.WaitFor(t, "health to say the database cannot write", healthz(http.StatusServiceUnavailable))
 	time.Sleep(outage) // the outage, under load
 	during := observed.Load() - before
-	peak := env.srv.LogSpill().PendingBytes
+	peak := env.srv.LogStats().Spill.PendingBytes
 	pg.Start()
 	kittest.WaitFor(t, "health to recover", healthz(http.StatusOK))
 	time.Sleep(time.Second) // load after it
@@ -93,17 +93,14 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 			break
 		}
 		if time.Now().After(wait) {
-			w, d, f, q := env.srv.LogStats()
-			t.Fatalf("%d rows for %d calls (%v); written %d dropped %d failed %d queued %d, spill %+v",
-				rows, observed.Load(), err, w, d, f, q, env.srv.LogSpill())
+			t.Fatalf("%d rows for %d calls (%v); writer %+v", rows, observed.Load(), err, env.srv.LogStats())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_, dropped, failed, _ := env.srv.LogStats()
-	sp := env.srv.LogSpill()
-	if dropped != 0 || failed != 0 || sp.Dropped != 0 {
-		t.Errorf("dropped %d, failed %d, spill dropped %d; want none", dropped, failed, sp.Dropped)
+	st := env.srv.LogStats()
+	if st.Dropped != 0 || st.Failed != 0 || st.Spill.Dropped != 0 {
+		t.Errorf("dropped %d, failed %d, spill dropped %d; want none", st.Dropped, st.Failed, st.Spill.Dropped)
 	}
 	t.Logf("outage %v: %d calls during it (%.0f/s), %d rows == %d calls; spill peaked at %d bytes, %d rows spilled and replayed",
-		outage, during, float64(during)/outage.Seconds(), rows, observed.Load(), peak, sp.Replayed)
+		outage, during, float64(during)/outage.Seconds(), rows, observed.Load(), peak, st.Spill.Replayed)
 }

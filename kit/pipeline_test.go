@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -26,10 +27,11 @@ import (
 
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
-	"github.com/switchboardkit/switchboard/interceptors"
+	"github.com/switchboardkit/switchboard/interceptors/errmap"
 	"github.com/switchboardkit/switchboard/internal/echo"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
@@ -40,13 +42,16 @@ type echoEnv struct {
 	key     string // scope "*"
 }
 
-func startEcho(t *testing.T, dsn string, mutate func(*kit.Config), opts ...kit.Option) *echoEnv {
+func startEcho(t *testing.T, dsn string, mutates ...func(*kit.Config)) *echoEnv {
 	t.Helper()
 	cfg := kittest.Config(dsn)
-	if mutate != nil {
-		mutate(&cfg)
+	cfg.Logger = kittest.Logger(t)
+	for _, mutate := range mutates {
+		if mutate != nil {
+			mutate(&cfg)
+		}
 	}
-	srv, err := kit.New(cfg, append([]kit.Option{kit.WithLogger(kittest.Logger(t))}, opts...)...)
+	srv, err := kit.New(cfg)
 	if err != nil {
 		t.Fatalf("kit.New: %v", err)
 	}
@@ -302,12 +307,14 @@ func (e *echoEnv) postRaw(t *testing.T, body, key string) (string, int) {
 }
 
 func TestErrors_UserRulesComeBeforeTheDefaults(t *testing.T) {
-	env := startEcho(t, storetest.SQLiteDSN(t), nil, kit.WithErrorRules(interceptors.ErrorRule{
-		Match:   func(err error) bool { return strings.HasSuffix(err.Error(), "out-of-stock") },
-		Code:    connect.CodeFailedPrecondition,
-		Reason:  "OUT_OF_STOCK",
-		Message: "the item is out of stock",
-	}))
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
+		c.Errors.Rules = append(c.Errors.Rules, errmap.Rule{
+			Match:   func(err error) bool { return strings.HasSuffix(err.Error(), "out-of-stock") },
+			Code:    connect.CodeFailedPrecondition,
+			Reason:  "OUT_OF_STOCK",
+			Message: "the item is out of stock",
+		})
+	})
 	got, _ := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure,
 		&switchboardtestv1.EchoRequest{Text: "x", Fail: "out-of-stock"}, env.key)
 	if got.code != connect.CodeFailedPrecondition || got.reason != "OUT_OF_STOCK" || got.message != "the item is out of stock" {
@@ -316,7 +323,7 @@ func TestErrors_UserRulesComeBeforeTheDefaults(t *testing.T) {
 }
 
 func TestErrors_MappedModeSendsConnectErrorsAsAuthored(t *testing.T) {
-	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.ErrorInfo = "mapped" })
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.Errors.AuthoredAsIs = true })
 	for name, call := range env.callers(t) {
 		for fail, wantReason := range map[string]string{"connect": "", "connect_detail": "", "not_found": "NOT_FOUND", "boom": "INTERNAL"} {
 			got, _ := call(t, &switchboardtestv1.EchoRequest{Text: "x", Fail: fail})
@@ -325,4 +332,22 @@ func TestErrors_MappedModeSendsConnectErrorsAsAuthored(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sinkFunc makes a function a requestlog.Sink.
+type sinkFunc func(*store.RequestLog)
+
+func (f sinkFunc) Record(rec *store.RequestLog, _ bool) { f(rec) }
+
+// observe adds fn as a sink of every finished call.
+func observe(fn func(*store.RequestLog)) func(*kit.Config) {
+	return func(c *kit.Config) { c.CallSinks = append(c.CallSinks, sinkFunc(fn)) }
+}
+
+func prefixes(cidrs ...string) []netip.Prefix {
+	out := make([]netip.Prefix, len(cidrs))
+	for i, c := range cidrs {
+		out[i] = netip.MustParsePrefix(c)
+	}
+	return out
 }

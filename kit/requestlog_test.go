@@ -28,7 +28,7 @@ import (
 // rows reads the request log after the server stopped (and flushed).
 func rows(t *testing.T, dsn string) []*store.RequestLog {
 	t.Helper()
-	db, err := store.Open(t.Context(), dsn, store.Options{})
+	db, err := store.Open(t.Context(), dsn, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,10 +162,10 @@ func grpcStream(t *testing.T, conn *grpc.ClientConn, procedure string, clientStr
 
 func TestRequestLog_DatabaseDownWithoutSpillCallsSucceedAndDropsAreCounted(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
-		c.LogSpillDir = "off"
-		c.LogQueueSize = 4
-		c.LogBatchSize = 2
-		c.LogFlushInterval = 20 * time.Millisecond
+		c.LogWriter.SpillDir = "off"
+		c.LogWriter.QueueSize = 4
+		c.LogWriter.BatchSize = 2
+		c.LogWriter.FlushInterval = 20 * time.Millisecond
 		c.ShutdownGrace = time.Second
 	})
 	// Authenticate once so the key is cached, then take the database away.
@@ -185,8 +185,7 @@ func TestRequestLog_DatabaseDownWithoutSpillCallsSucceedAndDropsAreCounted(t *te
 			t.Fatalf("call %d failed while the log database was down: %v", i, err)
 		}
 	}
-	_, dropped, _, _ := env.srv.LogStats()
-	if dropped == 0 {
+	if dropped := env.srv.LogStats().Dropped; dropped == 0 {
 		t.Errorf("no drops counted with a queue of 4 and %d calls against a dead database", calls)
 	}
 	start := time.Now()
@@ -194,18 +193,18 @@ func TestRequestLog_DatabaseDownWithoutSpillCallsSucceedAndDropsAreCounted(t *te
 	if waited := time.Since(start); waited > 10*time.Second {
 		t.Errorf("shutdown took %v with the database down; the flush must give up at the grace bound", waited)
 	}
-	written, dropped, failed, queued := env.srv.LogStats()
-	if written+dropped+failed+int64(queued) != calls+1 {
+	st := env.srv.LogStats()
+	if st.Written+st.Dropped+st.Failed+int64(st.Queued) != calls+1 {
 		t.Errorf("written %d + dropped %d + failed %d + queued %d != %d calls: records unaccounted for",
-			written, dropped, failed, queued, calls+1)
+			st.Written, st.Dropped, st.Failed, st.Queued, calls+1)
 	}
 }
 
 func TestRequestLog_ShutdownUnderLoadLosesNoCompletedCall(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		var observed atomic.Int64
-		env := startEcho(t, dsn, func(c *kit.Config) { c.LogBatchSize = 7 },
-			kit.WithCallObserver(func(*store.RequestLog) { observed.Add(1) }))
+		env := startEcho(t, dsn, func(c *kit.Config) { c.LogWriter.BatchSize = 7 },
+			observe(func(*store.RequestLog) { observed.Add(1) }))
 		client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
 			connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), env.key), env.run.URL)))
 		var ok atomic.Int64
@@ -239,8 +238,8 @@ func TestRequestLog_ShutdownUnderLoadLosesNoCompletedCall(t *testing.T) {
 func TestRequestLog_PayloadCaptureRedactsSecrets(t *testing.T) {
 	dsn := storetest.SQLiteDSN(t)
 	env := startEcho(t, dsn, func(c *kit.Config) {
-		c.LogPayloadBytes = 4096
-		c.LogRedactFields = []string{"fail"}
+		c.RequestLog.PayloadBytes = 4096
+		c.RequestLog.RedactFields = []string{"fail"}
 	})
 	_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure,
 		&switchboardtestv1.EchoRequest{Text: "visible", Secret: "hunter2", Fail: "connect"}, env.key)
@@ -280,8 +279,8 @@ func TestRequestLog_ForwardedForOnlyFromTrustedProxies(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := make(chan string, 1)
-			env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.TrustedProxies = tc.trusted },
-				kit.WithCallObserver(func(r *store.RequestLog) { got <- r.PeerIP }))
+			env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.TrustedProxies = prefixes(tc.trusted...) },
+				observe(func(r *store.RequestLog) { got <- r.PeerIP }))
 			client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
 				connecthttp.NewTransport(kittest.WithBearer(nil, env.key), env.run.URL)))
 			ctx, info := connect.NewClientContext(t.Context())
@@ -300,7 +299,7 @@ func TestRequestLog_SkipProceduresAndErrorsOnly(t *testing.T) {
 	dsn := storetest.SQLiteDSN(t)
 	env := startEcho(t, dsn, func(c *kit.Config) {
 		c.LogSkipProcedures = []string{"*/PublicEcho"}
-		c.LogErrorsOnly = true
+		c.RequestLog.ErrorsOnly = true
 	})
 	call := func(proc string, req *switchboardtestv1.EchoRequest) {
 		_, _ = env.postJSON(t, proc, req, env.key)
@@ -322,10 +321,10 @@ func TestRequestLog_DatabaseDownRecordsWaitOnDiskAndTheNextRunReplaysThem(t *tes
 	dsn := storetest.SQLiteDSN(t)
 	spill := filepath.Join(t.TempDir(), "spill")
 	mutate := func(c *kit.Config) {
-		c.LogQueueSize = 100
-		c.LogBatchSize = 2
-		c.LogFlushInterval = 20 * time.Millisecond
-		c.LogSpillDir = spill
+		c.LogWriter.QueueSize = 100
+		c.LogWriter.BatchSize = 2
+		c.LogWriter.FlushInterval = 20 * time.Millisecond
+		c.LogWriter.SpillDir = spill
 	}
 	env := startEcho(t, dsn, mutate)
 	call := func(env *echoEnv) error {
@@ -335,7 +334,7 @@ func TestRequestLog_DatabaseDownRecordsWaitOnDiskAndTheNextRunReplaysThem(t *tes
 	if err := call(env); err != nil { // the key is cached from here on
 		t.Fatal(err)
 	}
-	kittest.WaitFor(t, "the first row", func() bool { w, _, _, _ := env.srv.LogStats(); return w == 1 })
+	kittest.WaitFor(t, "the first row", func() bool { return env.srv.LogStats().Written == 1 })
 	if err := env.srv.DB().Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -346,15 +345,14 @@ func TestRequestLog_DatabaseDownRecordsWaitOnDiskAndTheNextRunReplaysThem(t *tes
 		}
 	}
 	_ = env.run.Stop()
-	_, dropped, failed, queued := env.srv.LogStats()
-	sp := env.srv.LogSpill()
-	if dropped != 0 || failed != 0 || queued != 0 || sp.Spilled != calls || sp.PendingFiles == 0 {
-		t.Fatalf("dropped %d failed %d queued %d, spill %+v; want every record spilled", dropped, failed, queued, sp)
+	st := env.srv.LogStats()
+	if sp := st.Spill; st.Dropped != 0 || st.Failed != 0 || st.Queued != 0 || sp.Spilled != calls || sp.PendingFiles == 0 {
+		t.Fatalf("writer %+v; want every record spilled", st)
 	}
 
 	// The next run replays them, in order, before anything else.
 	next := startEcho(t, dsn, mutate)
-	kittest.WaitFor(t, "the spill to be replayed", func() bool { return next.srv.LogSpill().Replayed == calls })
+	kittest.WaitFor(t, "the spill to be replayed", func() bool { return next.srv.LogStats().Spill.Replayed == calls })
 	_ = next.run.Stop()
 	var echoes int
 	for _, r := range rows(t, dsn) {

@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
 
+	"github.com/switchboardkit/switchboard/health"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
 	"github.com/switchboardkit/switchboard/store/storetest"
@@ -56,11 +57,11 @@ func dialGRPC(t *testing.T, addr string, opts ...grpc.DialOption) *grpc.ClientCo
 
 func TestHealth_CheckReportsServerAndServices(t *testing.T) {
 	run := kittest.Start(t, newServer(t, nil))
-	health := healthpb.NewHealthClient(dialGRPC(t, run.Addr))
+	hc := healthpb.NewHealthClient(dialGRPC(t, run.Addr))
 	ctx := t.Context()
 
-	for _, service := range []string{"", kit.HealthServiceName, "grpc.reflection.v1.ServerReflection"} {
-		res, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
+	for _, service := range []string{"", health.ServiceName, "grpc.reflection.v1.ServerReflection"} {
+		res, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: service})
 		if err != nil {
 			t.Fatalf("Check(%q): %v", service, err)
 		}
@@ -68,7 +69,7 @@ func TestHealth_CheckReportsServerAndServices(t *testing.T) {
 			t.Errorf("Check(%q) = %v, want SERVING", service, res.GetStatus())
 		}
 	}
-	_, err := health.Check(ctx, &healthpb.HealthCheckRequest{Service: "no.such.Service"})
+	_, err := hc.Check(ctx, &healthpb.HealthCheckRequest{Service: "no.such.Service"})
 	if status.Code(err) != codes.NotFound {
 		t.Errorf("Check(unknown) error = %v, want NotFound", err)
 	}
@@ -77,11 +78,11 @@ func TestHealth_CheckReportsServerAndServices(t *testing.T) {
 func TestHealth_WatchSeesNotServingOnShutdownAndNewCallsAreRefused(t *testing.T) {
 	run := kittest.Start(t, newServer(t, nil))
 	conn := dialGRPC(t, run.Addr)
-	health := healthpb.NewHealthClient(conn)
+	hc := healthpb.NewHealthClient(conn)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
 
-	watch, err := health.Watch(ctx, &healthpb.HealthCheckRequest{})
+	watch, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{})
 	if err != nil {
 		t.Fatalf("Watch: %v", err)
 	}
@@ -107,12 +108,12 @@ func TestHealth_WatchSeesNotServingOnShutdownAndNewCallsAreRefused(t *testing.T)
 
 func TestHealth_NotServingDuringShutdownDelay(t *testing.T) {
 	run := kittest.Start(t, newServer(t, func(c *kit.Config) { c.ShutdownDelay = 1500 * time.Millisecond }))
-	health := healthpb.NewHealthClient(dialGRPC(t, run.Addr))
+	hc := healthpb.NewHealthClient(dialGRPC(t, run.Addr))
 	run.StopAsync()
 
 	deadline := time.Now().Add(time.Second)
 	for {
-		res, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{})
+		res, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{})
 		if err == nil && res.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
 			break
 		}
@@ -152,9 +153,9 @@ func TestReflection_DescribesExactlyTheRegisteredServices(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("v1 ListServices = %v, want %v", got, want)
 	}
-	file := fileContainingSymbol(t, stream, kit.HealthServiceName)
+	file := fileContainingSymbol(t, stream, health.ServiceName)
 	if file.GetPackage() != "grpc.health.v1" || len(file.GetService()) != 1 {
-		t.Fatalf("file for %s = %s (package %q)", kit.HealthServiceName, file.GetName(), file.GetPackage())
+		t.Fatalf("file for %s = %s (package %q)", health.ServiceName, file.GetName(), file.GetPackage())
 	}
 	var methods []string
 	for _, m := range file.GetService()[0].GetMethod() {
@@ -204,7 +205,7 @@ func TestReflection_IsProtectedByDefault(t *testing.T) {
 func TestReflection_OffIsUnimplemented(t *testing.T) {
 	run := kittest.Start(t, newServer(t, func(c *kit.Config) {
 		c.Reflection = false
-		c.PublicProcedures = []string{"grpc.reflection.*/*"}
+		c.Auth.Public = []string{"grpc.reflection.*/*"}
 	}))
 	stream, err := reflectionpb.NewServerReflectionClient(dialGRPC(t, run.Addr)).ServerReflectionInfo(t.Context())
 	if err == nil {
@@ -228,10 +229,10 @@ func TestH2C_LongStreamOutlivesReadHeaderAndIdleTimeouts(t *testing.T) {
 		c.IdleTimeout = 200 * time.Millisecond
 	})
 	run := kittest.Start(t, srv)
-	health := healthpb.NewHealthClient(dialGRPC(t, run.Addr))
+	hc := healthpb.NewHealthClient(dialGRPC(t, run.Addr))
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	watch, err := health.Watch(ctx, &healthpb.HealthCheckRequest{Service: kit.HealthServiceName})
+	watch, err := hc.Watch(ctx, &healthpb.HealthCheckRequest{Service: health.ServiceName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func TestH2C_LongStreamOutlivesReadHeaderAndIdleTimeouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond) // 15× ReadHeaderTimeout, 7× IdleTimeout
-	srv.SetServingStatus(kit.HealthServiceName, kit.HealthNotServing)
+	srv.Health().Set(health.ServiceName, health.NotServing)
 	res, err := watch.Recv()
 	if err != nil {
 		t.Fatalf("stream died while idle: %v", err)
@@ -281,8 +282,8 @@ func TestTLS_ServesGRPCOverH2AndHTTP1(t *testing.T) {
 		c.TLSCertFile, c.TLSKeyFile = certFile, keyFile
 	}))
 	creds := credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "localhost"})
-	health := healthpb.NewHealthClient(dialGRPC(t, run.Addr, grpc.WithTransportCredentials(creds)))
-	if res, err := health.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+	hc := healthpb.NewHealthClient(dialGRPC(t, run.Addr, grpc.WithTransportCredentials(creds)))
+	if res, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 		t.Fatalf("gRPC over TLS: %v, %v", res, err)
 	}
 

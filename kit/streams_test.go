@@ -61,10 +61,10 @@ func openStream(t *testing.T, conn *grpc.ClientConn, procedure, key string) (fun
 
 func TestStreams_CapsRefuseFloodsWithResourceExhausted(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
-		c.MaxStreams = 4
-		c.MaxStreamsPerMethod = 3
-		c.MaxAnonymousStreams = 2
-		c.PublicProcedures = []string{switchboardtestv1connect.EchoServiceChatProcedure}
+		c.Limits.MaxStreams = 4
+		c.Limits.MaxStreamsPerMethod = 3
+		c.Limits.MaxAnonymousStreams = 2
+		c.Auth.Public = []string{switchboardtestv1connect.EchoServiceChatProcedure}
 	})
 	conn := grpcConn(t, env)
 	chat, expand := switchboardtestv1connect.EchoServiceChatProcedure, switchboardtestv1connect.EchoServiceExpandProcedure
@@ -99,7 +99,7 @@ func TestStreams_CapsRefuseFloodsWithResourceExhausted(t *testing.T) {
 	if got, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key); err != nil {
 		t.Errorf("unary call at the stream cap: %v %q", got.code, got.reason)
 	}
-	if _, rejected := env.srv.InFlight(); rejected != 3 {
+	if rejected := env.srv.Limits().Rejected(); rejected != 3 {
 		t.Errorf("rejected counter %d, want 3", rejected)
 	}
 	// A closed stream gives its slot back.
@@ -115,10 +115,10 @@ func TestStreams_CapsRefuseFloodsWithResourceExhausted(t *testing.T) {
 
 func TestStreams_OnePeerCannotTakeEveryAnonymousSlot(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
-		c.MaxAnonymousStreams = 10
-		c.MaxAnonymousStreamsPerPeer = 2
-		c.TrustedProxies = []string{"127.0.0.0/8"}
-		c.PublicProcedures = []string{switchboardtestv1connect.EchoServiceChatProcedure}
+		c.Limits.MaxAnonymousStreams = 10
+		c.Limits.MaxAnonymousStreamsPerPeer = 2
+		c.TrustedProxies = prefixes("127.0.0.0/8")
+		c.Auth.Public = []string{switchboardtestv1connect.EchoServiceChatProcedure}
 	})
 	conn := grpcConn(t, env)
 	open := func(client string) connect.Code {

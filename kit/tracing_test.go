@@ -20,7 +20,7 @@ import (
 func TestTracing_OneServerSpanPerCallInTheCallersTrace(t *testing.T) {
 	spans := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))
-	env := startEcho(t, storetest.SQLiteDSN(t), nil, kit.WithTracerProvider(tp))
+	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) { c.TracerProvider = tp })
 
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 	for _, req := range []*switchboardtestv1.EchoRequest{{Text: "ok"}, {Text: "x", Fail: "not_found"}} {

@@ -11,32 +11,48 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// LogWriterOptions tune a LogWriter; zero values take the documented
-// defaults.
-type LogWriterOptions struct {
-	// QueueSize bounds the records waiting to be written (default 10000).
-	// When it is full, Enqueue drops the record and counts it.
+// WriterConfig tunes a LogWriter. Start from DefaultWriterConfig; a zero
+// size or interval is its default.
+type WriterConfig struct {
+	// QueueSize bounds the records waiting to be written; when it is full,
+	// a record's row is dropped and counted, the call still goes into the
+	// statistics.
 	QueueSize int
-	// BatchSize is the most rows one transaction inserts (default 500).
+	// BatchSize is the most rows one transaction inserts.
 	BatchSize int
-	// FlushInterval is the longest a record waits for a full batch
-	// (default 200ms).
+	// FlushInterval is the longest a record waits for a full batch.
 	FlushInterval time.Duration
 	// Retention deletes rows older than this, checked hourly; 0 keeps all.
 	Retention time.Duration
-	// Logger reports write failures (default slog.Default()).
-	Logger *slog.Logger
-	// OnWrite, when set, is told about every batch transaction: rows, how
-	// long it took, and its error (for metrics).
-	OnWrite func(rows int, took time.Duration, err error)
 	// SpillDir, when set, is where batches go while the database is
 	// unavailable: on local disk, fsynced, replayed in order when it is back
 	// (also by the next process on the same directory, after a crash). One
 	// directory per process (a second one spills into a subdirectory).
+	// Empty: no spill (batches are retried for ~30 s, then lost and counted).
 	SpillDir string
-	// SpillMaxBytes caps the spill; batches past it are lost and counted
-	// (default 256 MiB).
+	// SpillMaxBytes caps the spill; batches past it are lost and counted.
 	SpillMaxBytes int64
+	// Logger reports write failures; nil is slog.Default().
+	Logger *slog.Logger
+	// Observers are told about every batch transaction (metrics, the
+	// server's database health).
+	Observers []WriteObserver
+}
+
+// WriteObserver is told how each batch transaction went: rows, how long it
+// took, and its error. It runs on the writer's goroutine and must be quick.
+type WriteObserver interface {
+	ObserveWrite(rows int, took time.Duration, err error)
+}
+
+// DefaultWriterConfig returns the defaults: a queue of 10000 records,
+// batches of 500 rows at least every 200 ms, 30 days of retention, no spill
+// directory, a 256 MiB spill cap.
+func DefaultWriterConfig() WriterConfig {
+	return WriterConfig{
+		QueueSize: 10000, BatchSize: 500, FlushInterval: 200 * time.Millisecond,
+		Retention: 30 * 24 * time.Hour, SpillMaxBytes: 256 << 20,
+	}
 }
 
 // LogWriter writes request logs asynchronously: calls only enqueue, and one
@@ -46,7 +62,7 @@ type LogWriterOptions struct {
 // database is unavailable the batch is retried with backoff.
 type LogWriter struct {
 	db   *bun.DB
-	opts LogWriterOptions
+	opts WriterConfig
 
 	queue   chan *RequestLog
 	stop    chan struct{}
@@ -76,21 +92,22 @@ type LogWriter struct {
 
 // NewLogWriter returns a writer on db; call Start, and Close to flush. It
 // fails only when a SpillDir is set and cannot be used.
-func NewLogWriter(db *bun.DB, opts LogWriterOptions) (*LogWriter, error) {
+func NewLogWriter(db *bun.DB, opts WriterConfig) (*LogWriter, error) {
+	def := DefaultWriterConfig()
 	if opts.QueueSize <= 0 {
-		opts.QueueSize = 10000
+		opts.QueueSize = def.QueueSize
 	}
 	if opts.BatchSize <= 0 {
-		opts.BatchSize = 500
+		opts.BatchSize = def.BatchSize
 	}
 	if opts.FlushInterval <= 0 {
-		opts.FlushInterval = 200 * time.Millisecond
+		opts.FlushInterval = def.FlushInterval
+	}
+	if opts.SpillMaxBytes <= 0 {
+		opts.SpillMaxBytes = def.SpillMaxBytes
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
-	}
-	if opts.SpillMaxBytes <= 0 {
-		opts.SpillMaxBytes = 256 << 20
 	}
 	w := &LogWriter{
 		db: db, opts: opts,
@@ -121,19 +138,45 @@ type SpillStats struct {
 	PendingFiles, PendingBytes int64
 }
 
-// Spill reports the spill's counters (all zero without a spill). Safe to
-// call from any goroutine, but the pending numbers are read without the
-// writer's lock: a gauge, not a ledger.
-func (w *LogWriter) Spill() SpillStats {
-	st := SpillStats{Spilled: w.spilled.Load(), Replayed: w.replayed.Load(), Dropped: w.spillDropped.Load()}
+// WriterStats are a LogWriter's counters. Read them as gauges: each is
+// loaded on its own, not as one snapshot.
+type WriterStats struct {
+	// Written rows; Dropped records (queue full or closed: their calls
+	// still count in the statistics); Failed rows lost to write errors that
+	// retries did not cure; Counted calls kept as statistics only (past
+	// their peer's row budget); Queued records waiting now.
+	Written, Dropped, Failed, Counted int64
+	Queued                            int
+	Spill                             SpillStats
+}
+
+// Stats reports the writer's counters. Safe from any goroutine.
+func (w *LogWriter) Stats() WriterStats {
+	st := WriterStats{
+		Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load(), Counted: w.counted.Load(),
+		Queued: len(w.queue),
+		Spill:  SpillStats{Spilled: w.spilled.Load(), Replayed: w.replayed.Load(), Dropped: w.spillDropped.Load()},
+	}
 	if w.spill != nil {
-		st.PendingFiles, st.PendingBytes = w.pendingFiles.Load(), w.pendingBytes.Load()
+		st.Spill.PendingFiles, st.Spill.PendingBytes = w.pendingFiles.Load(), w.pendingBytes.Load()
 	}
 	return st
 }
 
 // Start runs the writer goroutine.
 func (w *LogWriter) Start() { go w.run() }
+
+// Record takes a finished call from the request log (it is a
+// requestlog.Sink): its own copy of rec goes into the queue when the call
+// keeps a row, into the statistics only when not.
+func (w *LogWriter) Record(rec *RequestLog, row bool) {
+	owned := *rec // the writer sets the row id; other sinks may still read theirs
+	if row {
+		w.Enqueue(&owned)
+	} else {
+		w.Count(&owned)
+	}
+}
 
 // Enqueue queues rec without blocking; false means it was dropped (queue
 // full, or the writer closed).
@@ -174,9 +217,6 @@ func (w *LogWriter) addCount(rec *RequestLog) {
 	w.countMu.Unlock()
 }
 
-// Counted reports how many calls were kept as statistics only (Count).
-func (w *LogWriter) Counted() int64 { return w.counted.Load() }
-
 func (w *LogWriter) hasCounts() bool {
 	w.countMu.Lock()
 	defer w.countMu.Unlock()
@@ -203,13 +243,6 @@ func (w *LogWriter) takeCounts() rollupSet {
 	c := w.counts
 	w.counts = nil
 	return c
-}
-
-// Stats reports how many records were written, dropped because the queue was
-// full or closed, and lost to write errors that retries did not cure, and
-// how many wait in the queue now.
-func (w *LogWriter) Stats() (written, dropped, failed int64, queued int) {
-	return w.written.Load(), w.dropped.Load(), w.failed.Load(), len(w.queue)
 }
 
 // Close stops accepting records and writes everything already queued. If ctx
@@ -370,8 +403,8 @@ func (w *LogWriter) insert(b *logBatch) error {
 		}
 		return addRollups(ctx, tx, sorted)
 	})
-	if w.opts.OnWrite != nil {
-		w.opts.OnWrite(len(b.Rows), time.Since(began), err)
+	for _, o := range w.opts.Observers {
+		o.ObserveWrite(len(b.Rows), time.Since(began), err)
 	}
 	if err != nil {
 		return err

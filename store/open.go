@@ -26,19 +26,24 @@ const (
 	Postgres Dialect = "postgres"
 )
 
-// Options tune Open. The zero value picks per-dialect defaults.
-type Options struct {
+// Config tunes Open. Start from DefaultConfig; a zero field picks its
+// default.
+type Config struct {
 	// MaxOpenConns caps the connection pool; 0 picks the dialect's default
 	// (SQLite: 4, or 1 for an in-memory database; PostgreSQL: 16).
 	MaxOpenConns int
 	// BusyTimeout is how long SQLite waits on a locked database before it
-	// reports SQLITE_BUSY; 0 means 5s. Ignored by PostgreSQL.
+	// reports SQLITE_BUSY; 0 is the default. Ignored by PostgreSQL.
 	BusyTimeout time.Duration
 	// MustExist refuses a SQLite file that does not exist yet instead of
 	// creating it (tools that only read or change an existing database).
 	// A PostgreSQL database must always exist.
 	MustExist bool
 }
+
+// DefaultConfig returns the defaults: the dialect's pool size, a 5 s
+// SQLite busy timeout.
+func DefaultConfig() Config { return Config{BusyTimeout: 5 * time.Second} }
 
 // ErrNoDatabase is returned by Open with MustExist for a SQLite file that
 // does not exist.
@@ -79,7 +84,7 @@ func ParseDSN(dsn string) (Dialect, string, error) {
 // file's directory, turns on WAL, foreign keys and a busy timeout, and takes
 // the write lock at BEGIN so concurrent transactions queue instead of
 // failing half-way.
-func Open(ctx context.Context, dsn string, opts Options) (*bun.DB, error) {
+func Open(ctx context.Context, dsn string, opts Config) (*bun.DB, error) {
 	dialect, source, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -115,7 +120,7 @@ func answering(ctx context.Context, db *bun.DB, what string) (*bun.DB, error) {
 // or writes failing on a full disk. PostgreSQL (MVCC) and in-memory SQLite
 // need no second pool: OpenReader returns db itself, and closing it is then
 // closing db, so close the reader only when it is not db.
-func OpenReader(ctx context.Context, db *bun.DB, dsn string, opts Options) (*bun.DB, error) {
+func OpenReader(ctx context.Context, db *bun.DB, dsn string, opts Config) (*bun.DB, error) {
 	dialect, source, err := ParseDSN(dsn)
 	if err != nil {
 		return nil, err
@@ -163,7 +168,7 @@ func ping(ctx context.Context, db *bun.DB) error {
 	}
 }
 
-func openPostgres(source string, opts Options) (*bun.DB, error) {
+func openPostgres(source string, opts Config) (*bun.DB, error) {
 	sqldb, err := sql.Open("pgx", source)
 	if err != nil {
 		return nil, fmt.Errorf("store: open PostgreSQL: %w", redact(err))
@@ -179,7 +184,7 @@ func openPostgres(source string, opts Options) (*bun.DB, error) {
 	return bun.NewDB(sqldb, pgdialect.New()), nil
 }
 
-func openSQLite(source string, opts Options) (*bun.DB, error) {
+func openSQLite(source string, opts Config) (*bun.DB, error) {
 	path, query, _ := strings.Cut(source, "?")
 	memory := path == ":memory:" || strings.Contains(query, "mode=memory")
 	if !memory && opts.MustExist {
@@ -196,7 +201,7 @@ func openSQLite(source string, opts Options) (*bun.DB, error) {
 	}
 	busy := opts.BusyTimeout
 	if busy <= 0 {
-		busy = 5 * time.Second
+		busy = DefaultConfig().BusyTimeout
 	}
 	params, err := url.ParseQuery(query)
 	if err != nil {

@@ -34,7 +34,7 @@ func benchStats24h(b *testing.B, dsn string, calls int) {
 	end := time.Now().UTC().Truncate(time.Minute)
 	start := end.Add(-24 * time.Hour)
 	codes := []string{"ok", "ok", "ok", "not_found", "invalid_argument"}
-	w := newLogWriter(b, db, store.LogWriterOptions{QueueSize: 20000, BatchSize: 5000})
+	w := newLogWriter(b, db, store.WriterConfig{QueueSize: 20000, BatchSize: 5000})
 	w.Start()
 	for i := range calls {
 		at := start.Add(time.Duration(i) * (24 * time.Hour) / time.Duration(calls))

@@ -33,7 +33,7 @@ func TestRollups_StatisticsMatchHandComputedValues(t *testing.T) {
 			call(base.Add(2*time.Minute+2*time.Second), get, "ok", 2*time.Second, 10, 100),
 		}
 		// Two writers, batches of 3: rollups must add up across batches.
-		w := newLogWriter(t, db, store.LogWriterOptions{BatchSize: 3, FlushInterval: 10 * time.Millisecond})
+		w := newLogWriter(t, db, store.WriterConfig{BatchSize: 3, FlushInterval: 10 * time.Millisecond})
 		w.Start()
 		for _, c := range calls {
 			w.Enqueue(c)

@@ -49,7 +49,7 @@ func TestParseDSN(t *testing.T) {
 }
 
 func TestOpen_UnreachablePostgresIsAnErrorWithoutThePassword(t *testing.T) {
-	_, err := store.Open(t.Context(), "postgres://user:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", store.Options{})
+	_, err := store.Open(t.Context(), "postgres://user:hunter2@127.0.0.1:1/db?sslmode=disable&connect_timeout=2", store.Config{})
 	if err == nil {
 		t.Fatal("Open of an unreachable server succeeded")
 	}
@@ -89,7 +89,7 @@ func widgetMigrations(fail bool) *migrate.Migrations {
 func TestMigrate_AppliesOnceAndRetriesAFailedStep(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
-		db, err := store.Open(ctx, dsn, store.Options{})
+		db, err := store.Open(ctx, dsn, store.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +128,7 @@ func TestMigrate_ConcurrentStartersApplyOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				db, err := store.Open(ctx, dsn, store.Options{})
+				db, err := store.Open(ctx, dsn, store.Config{})
 				if err != nil {
 					errs[i] = err
 					return
@@ -154,7 +154,7 @@ func TestMigrate_ConcurrentStartersApplyOnce(t *testing.T) {
 
 func TestOpen_SQLiteSettings(t *testing.T) {
 	ctx := t.Context()
-	db, err := store.Open(ctx, storetest.SQLiteDSN(t), store.Options{})
+	db, err := store.Open(ctx, storetest.SQLiteDSN(t), store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func TestLogWriter_RetentionDeletesOldRows(t *testing.T) {
 		if _, err := db.NewInsert().Model(&[]*store.RequestLog{old, fresh}).Exec(ctx); err != nil {
 			t.Fatal(err)
 		}
-		w := newLogWriter(t, db, store.LogWriterOptions{Retention: 24 * time.Hour})
+		w := newLogWriter(t, db, store.WriterConfig{Retention: 24 * time.Hour})
 		w.Start() // prunes at start, then hourly
 		w.Enqueue(&store.RequestLog{RequestID: "new", StartTime: time.Now().UTC()})
 		if err := w.Close(ctx); err != nil {
@@ -197,8 +197,8 @@ func TestLogWriter_RetentionDeletesOldRows(t *testing.T) {
 		if strings.Join(ids, ",") != "fresh,new" {
 			t.Errorf("rows after retention = %v, want fresh,new", ids)
 		}
-		if written, dropped, failed, _ := w.Stats(); written != 1 || dropped != 0 || failed != 0 {
-			t.Errorf("stats %d %d %d", written, dropped, failed)
+		if st := w.Stats(); st.Written != 1 || st.Dropped != 0 || st.Failed != 0 {
+			t.Errorf("stats %+v", st)
 		}
 		if w.Enqueue(&store.RequestLog{}) {
 			t.Error("a closed writer accepted a record")
@@ -209,7 +209,7 @@ func TestLogWriter_RetentionDeletesOldRows(t *testing.T) {
 // openMigrated opens dsn with the kit's schema applied; closed when the test ends.
 func openMigrated(t testing.TB, dsn string) *bun.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), dsn, store.Options{})
+	db, err := store.Open(context.Background(), dsn, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestLogWriter_CountedAndDroppedCallsStayInTheStatistics(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := openMigrated(t, dsn)
-		w := newLogWriter(t, db, store.LogWriterOptions{QueueSize: 2})
+		w := newLogWriter(t, db, store.WriterConfig{QueueSize: 2})
 		now := time.Now().UTC()
 		rec := func(code string) *store.RequestLog {
 			return &store.RequestLog{Procedure: "a.B/C", Code: code, StartTime: now, DurationMicros: 1000}
@@ -255,13 +255,13 @@ func TestLogWriter_CountedAndDroppedCallsStayInTheStatistics(t *testing.T) {
 		if s := stats["a.B/C"]; s.ErrorRate() != 0 || s.Timed != 3 || s.AvgLatency() != time.Millisecond {
 			t.Errorf("error rate %v, timed %d, avg %v; want 0, 3, 1ms", s.ErrorRate(), s.Timed, s.AvgLatency())
 		}
-		if _, dropped, _, _ := w.Stats(); dropped != 1 || w.Counted() != 5 {
-			t.Errorf("dropped %d counted %d, want 1 and 5", dropped, w.Counted())
+		if st := w.Stats(); st.Dropped != 1 || st.Counted != 5 {
+			t.Errorf("dropped %d counted %d, want 1 and 5", st.Dropped, st.Counted)
 		}
 	})
 }
 
-func newLogWriter(t testing.TB, db *bun.DB, opts store.LogWriterOptions) *store.LogWriter {
+func newLogWriter(t testing.TB, db *bun.DB, opts store.WriterConfig) *store.LogWriter {
 	t.Helper()
 	w, err := store.NewLogWriter(db, opts)
 	if err != nil {
@@ -276,7 +276,7 @@ func TestLogWriter_ABatchStoredTwiceCountsOnce(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		ctx := t.Context()
 		db := openMigrated(t, dsn)
-		w := newLogWriter(t, db, store.LogWriterOptions{})
+		w := newLogWriter(t, db, store.WriterConfig{})
 		now := time.Now().UTC()
 		rows := []*store.RequestLog{{Procedure: "a.B/C", Code: "ok", StartTime: now}, {Procedure: "a.B/C", Code: "ok", StartTime: now}}
 		w.Count(&store.RequestLog{Procedure: "a.B/C", Code: "canceled", StartTime: now})

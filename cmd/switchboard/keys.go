@@ -213,7 +213,7 @@ func usageErr(fs *flag.FlagSet, err error, problems ...string) error {
 // hold the kit's tables, and nothing is created — a mistyped --dsn is an
 // error, not a new empty database.
 func withDB(ctx context.Context, dsn string, create bool, fn func(*bun.DB) error) error {
-	db, err := store.Open(ctx, dsn, store.Options{MustExist: !create})
+	db, err := store.Open(ctx, dsn, store.Config{MustExist: !create})
 	if err != nil {
 		return err
 	}

@@ -87,7 +87,7 @@ func TestKeys_NeverCreatesADatabaseItIsOnlyToRead(t *testing.T) {
 	}
 	// A database that exists but is not the server's: said so.
 	other := storetest.SQLiteDSN(t)
-	db, err := store.Open(t.Context(), other, store.Options{})
+	db, err := store.Open(t.Context(), other, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +127,7 @@ func TestKeys_ExpiresTakesDays(t *testing.T) {
 	if _, info, err := cli(t, "keys", "create", "--name", "x", "--scope", "*", "--expires", "30d", "--dsn", dsn); err != nil {
 		t.Fatalf("--expires 30d: %v %s", err, info)
 	}
-	db, err := store.Open(t.Context(), dsn, store.Options{})
+	db, err := store.Open(t.Context(), dsn, store.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}

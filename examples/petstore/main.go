@@ -50,15 +50,13 @@ func run(ctx context.Context, args []string) error {
 		}
 		return fmt.Errorf("%w (run 'petstore -help' for every flag; the listen address is -addr, e.g. -addr :9000)", err)
 	}
-	logger := cfg.Logger(os.Stderr)
+	cfg.Logger = cfg.NewLogger(os.Stderr)
+	cfg.Migrations = append(cfg.Migrations, kit.Migrations{Name: "petstore", Set: petstore.Migrations()})
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	srv, err := kit.New(cfg,
-		kit.WithLogger(logger),
-		kit.WithMigrations("petstore", petstore.Migrations()),
-	)
+	srv, err := kit.New(cfg)
 	if err != nil {
 		return err
 	}

@@ -121,7 +121,7 @@ func (h *Handler) uniqueViolation(ctx context.Context) error {
 
 // closedDBError is what a query against an unreachable database returns.
 func closedDBError(ctx context.Context) error {
-	db, err := store.Open(ctx, "sqlite::memory:", store.Options{})
+	db, err := store.Open(ctx, "sqlite::memory:", store.Config{})
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func healthz(t *testing.T, env *testEnv) (int, string) {
 
 func TestFaults_SQLiteReadsNeverQueueBehindAWriteLock(t *testing.T) {
 	dsn := storetest.SQLiteDSN(t)
-	env := start(t, dsn, func(c *kit.Config) { c.DBBusyTimeout = time.Minute })
+	env := start(t, dsn, func(c *kit.Config) { c.DB.BusyTimeout = time.Minute })
 	api := env.clients(t)["connect-proto-h2"]
 	created, err := api.CreatePet(t.Context(), &petstorev1.CreatePetRequest{Pet: dog("Rex")})
 	if err != nil {
@@ -116,7 +116,7 @@ func TestFaults_SQLiteReadsNeverQueueBehindAWriteLock(t *testing.T) {
 
 func TestFaults_SQLiteWriteLockIsUnavailableAndHealthSaysSo(t *testing.T) {
 	dsn := storetest.SQLiteDSN(t)
-	env := start(t, dsn, func(c *kit.Config) { c.DBBusyTimeout = 200 * time.Millisecond })
+	env := start(t, dsn, func(c *kit.Config) { c.DB.BusyTimeout = 200 * time.Millisecond })
 	api := env.clients(t)["connect-proto-h2"]
 	release := lockWrites(t, strings.TrimPrefix(dsn, "sqlite:"))
 	_, err := api.CreatePet(t.Context(), &petstorev1.CreatePetRequest{Pet: dog("Rex")})
@@ -133,8 +133,8 @@ func TestFaults_SQLiteWriteLockIsUnavailableAndHealthSaysSo(t *testing.T) {
 		t.Errorf("write after the lock: %v", err)
 	}
 	kittest.WaitFor(t, "every call's row, the lock's included", func() bool {
-		written, dropped, failed, queued := env.srv.LogStats()
-		return written == 2 && dropped == 0 && failed == 0 && queued == 0
+		st := env.srv.LogStats()
+		return st.Written == 2 && st.Dropped == 0 && st.Failed == 0 && st.Queued == 0
 	})
 }
 
@@ -208,8 +208,8 @@ func TestFaults_SQLiteFullDiskIsUnavailableReadsGoOnAndLogsAreRetried(t *testing
 	kittest.WaitFor(t, "health to recover", func() bool { code, _ := healthz(t, env); return code == http.StatusOK })
 	calls := int64(1 + 2*failed)
 	kittest.WaitFor(t, "every call's row, the full disk's included", func() bool {
-		written, dropped, lost, _ := env.srv.LogStats()
-		return written == calls && dropped == 0 && lost == 0
+		st := env.srv.LogStats()
+		return st.Written == calls && st.Dropped == 0 && st.Failed == 0
 	})
 }
 

@@ -43,10 +43,12 @@ type testEnv struct {
 func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
 	t.Helper()
 	cfg := kittest.Config(dsn)
+	cfg.Logger = kittest.Logger(t)
+	cfg.Migrations = []kit.Migrations{{Name: "petstore", Set: Migrations()}}
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	srv, err := kit.New(cfg, kit.WithLogger(kittest.Logger(t)), kit.WithMigrations("petstore", Migrations()))
+	srv, err := kit.New(cfg)
 	if err != nil {
 		t.Fatalf("kit.New: %v", err)
 	}

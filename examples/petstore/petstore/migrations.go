@@ -8,8 +8,8 @@ import (
 	"github.com/uptrace/bun/migrate"
 )
 
-// Migrations is the pet store's schema, applied by kit.New through
-// kit.WithMigrations("petstore", Migrations()). Each migration describes the
+// Migrations is the pet store's schema, applied by kit.New from
+// Config.Migrations (kit.Migrations{Name: "petstore", Set: Migrations()}). Each migration describes the
 // table as it was at that step, never the current model, so old steps keep
 // meaning the same thing as the model evolves.
 func Migrations() *migrate.Migrations {

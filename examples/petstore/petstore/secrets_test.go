@@ -37,10 +37,11 @@ import (
 func TestSecrets_NeverStoredLoggedOrServedBack(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		cfg := kittest.Config(dsn)
-		cfg.LogPayloadBytes = 64 << 10
+		cfg.RequestLog.PayloadBytes = 64 << 10
 		serverLog := new(kittest.SyncBuffer)
-		srv, err := kit.New(cfg, kit.WithMigrations("petstore", Migrations()),
-			kit.WithLogger(slog.New(slog.NewJSONHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug}))))
+		cfg.Migrations = []kit.Migrations{{Name: "petstore", Set: Migrations()}}
+		cfg.Logger = slog.New(slog.NewJSONHandler(serverLog, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		srv, err := kit.New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -194,7 +195,7 @@ func TestSecrets_NeverStoredLoggedOrServedBack(t *testing.T) {
 		}
 
 		run.Stop() // flushes the request log and last-used times
-		db, err := store.Open(context.Background(), dsn, store.Options{})
+		db, err := store.Open(context.Background(), dsn, store.Config{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -274,7 +275,7 @@ func waitWritten(t *testing.T, srv *kit.Server, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		if written, _, _, _ := srv.LogStats(); written >= n {
+		if srv.LogStats().Written >= n {
 			return
 		}
 		if time.Now().After(deadline) {

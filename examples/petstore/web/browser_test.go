@@ -32,8 +32,9 @@ func petstoreServer(t *testing.T, corsOrigins ...string) (url, key string) {
 	t.Helper()
 	cfg := kittest.Config(storetest.SQLiteDSN(t))
 	cfg.CORSAllowedOrigins = corsOrigins
-	srv, err := kit.New(cfg, kit.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		kit.WithMigrations("petstore", petstore.Migrations()))
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.Migrations = []kit.Migrations{{Name: "petstore", Set: petstore.Migrations()}}
+	srv, err := kit.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

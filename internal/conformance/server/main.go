@@ -50,10 +50,10 @@ func run() error {
 	cfg := kit.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0"
 	cfg.DSN = "sqlite:" + filepath.Join(dir, "conformance.db")
-	cfg.PublicProcedures = []string{conformancev1connect.ConformanceServiceName + "/*"}
+	cfg.Auth.Public = []string{conformancev1connect.ConformanceServiceName + "/*"}
 	// The suite checks that a server sends exactly the errors the handler
 	// and the transport author; the kit's own errors keep their ErrorInfo.
-	cfg.ErrorInfo = "mapped"
+	cfg.Errors.AuthoredAsIs = true
 	cfg.FirstAdminKey = false
 	if n := req.GetMessageReceiveLimit(); n > 0 {
 		cfg.MaxReceiveBytes = int(n)
@@ -73,8 +73,8 @@ func run() error {
 			}
 		}
 	}
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := kit.New(cfg, kit.WithLogger(logger))
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	srv, err := kit.New(cfg)
 	if err != nil {
 		return err
 	}

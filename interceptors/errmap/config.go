@@ -1,0 +1,19 @@
+package errmap
+
+import "log/slog"
+
+// Config tunes error mapping. The zero value is the default.
+type Config struct {
+	// Rules are tried before DefaultRules, so they win.
+	Rules []Rule
+	// Domain is google.rpc.ErrorInfo.domain; empty is "switchboard".
+	Domain string
+	// AuthoredAsIs sends a *connect.Error authored by a handler or by the
+	// transport (a decode error, a size limit) exactly as authored, without
+	// the ErrorInfo the kit otherwise appends; errors the kit maps or
+	// authors still carry theirs. For protocol test suites and for services
+	// whose clients compare error details exactly.
+	AuthoredAsIs bool
+	// Logger receives causes and panics; nil is slog.Default().
+	Logger *slog.Logger
+}
