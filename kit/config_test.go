@@ -83,20 +83,40 @@ func TestConfig_ValidateRejectsImpossibleValues(t *testing.T) {
 }
 
 // Every knob is documented: docs/configuration.md names each flag and its
-// environment variable.
+// environment variable, and its default column says the default the code
+// defines (read back through the flag, so "1m" and "1m0s" agree).
 func TestConfig_EveryKnobIsDocumented(t *testing.T) {
 	doc, err := os.ReadFile("../docs/configuration.md")
 	if err != nil {
 		t.Fatal(err)
 	}
+	rows := map[string][]string{} // flag → the row's cells
+	for _, line := range strings.Split(string(doc), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) > 4 && strings.HasPrefix(strings.TrimSpace(cells[1]), "`-") {
+			rows[strings.Trim(strings.TrimSpace(cells[1]), "`-")] = cells
+		}
+	}
 	cfg := kit.DefaultConfig()
 	fs := flag.NewFlagSet("test", flag.ContinueOnError)
 	cfg.RegisterFlags(fs)
 	fs.VisitAll(func(f *flag.Flag) {
-		for _, want := range []string{"`-" + f.Name + "`", "`" + kit.EnvName(f.Name) + "`"} {
-			if !strings.Contains(string(doc), want) {
-				t.Errorf("docs/configuration.md does not mention %s", want)
-			}
+		cells, ok := rows[f.Name]
+		if !ok {
+			t.Errorf("docs/configuration.md has no row for `-%s`", f.Name)
+			return
+		}
+		if env := "`" + kit.EnvName(f.Name) + "`"; strings.TrimSpace(cells[2]) != env {
+			t.Errorf("-%s: environment column %q, want %s", f.Name, strings.TrimSpace(cells[2]), env)
+		}
+		documented := strings.TrimSpace(cells[3])
+		if strings.HasPrefix(documented, "empty") {
+			documented = ""
+		} else if parts := strings.Split(documented, "`"); len(parts) >= 3 {
+			documented = parts[1]
+		}
+		if err := f.Value.Set(documented); err != nil || f.Value.String() != f.DefValue {
+			t.Errorf("-%s: docs say the default is %q, the code says %q", f.Name, documented, f.DefValue)
 		}
 	})
 }
