@@ -20,7 +20,7 @@ var layers = []struct {
 	packages []string // import paths below the module; "x/*" is every package under x
 }{
 	{"generated code and the call context", []string{"gen/*", "internal/callctx"}},
-	{"vocabulary", []string{".", "internal/peer"}},
+	{"vocabulary", []string{".", "internal/peer", "internal/protoopt"}},
 	{"foundations", []string{"store", "validate", "dynamic", "internal/rpcerr"}},
 	{"in-process services", []string{"events", "internal/echo"}},
 	{"the pipeline", []string{"interceptors", "interceptors/*"}},

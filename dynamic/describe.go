@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/switchboardkit/switchboard/internal/protoopt"
 )
 
 // Describe renders a descriptor as proto source text: a service with its
@@ -100,7 +102,16 @@ func fieldLine(f protoreflect.FieldDescriptor) string {
 	case f.HasOptionalKeyword():
 		label = "optional "
 	}
-	return fmt.Sprintf("%s%s %s = %d;", label, typeName(f), f.Name(), f.Number())
+	return fmt.Sprintf("%s%s %s = %d%s;", label, typeName(f), f.Name(), f.Number(), fieldOptions(f))
+}
+
+// fieldOptions shows the kit's validation rules beside the field, as in the
+// source: ` [(switchboard.v1.rules) = "required,max=64"]`.
+func fieldOptions(f protoreflect.FieldDescriptor) string {
+	if rules := protoopt.Rules(f); rules != "" {
+		return fmt.Sprintf(" [(switchboard.v1.rules) = %q]", rules)
+	}
+	return ""
 }
 
 func typeName(f protoreflect.FieldDescriptor) string {

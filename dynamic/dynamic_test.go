@@ -42,7 +42,6 @@ func startKit(t *testing.T) (addr, key string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo.Rules(srv.Validator())
 	switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{DB: srv.DB()})
 	key = kittest.APIKey(t, srv, "dynamic", "*")
 	return kittest.Start(t, srv).Addr, key
@@ -186,7 +185,9 @@ func TestReflection_ListDescribeTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if text := dynamic.Describe(msg); !strings.Contains(text, "string text = 1;") || !strings.Contains(text, "int32 count = 3;") {
+	// The validation rules come through reflection, beside their field.
+	if text := dynamic.Describe(msg); !strings.Contains(text, `string text = 1 [(switchboard.v1.rules) = "required,max=100"];`) ||
+		!strings.Contains(text, "int32 count = 3;") {
 		t.Errorf("describe message:\n%s", text)
 	}
 	tmpl := dynamic.Template(msg.(protoreflect.MessageDescriptor), dynamic.TemplateOptions{ProtoNames: true})
@@ -312,7 +313,6 @@ func TestTLS_CustomCAAndEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	echo.Rules(srv.Validator())
 	switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
 	key := kittest.APIKey(t, srv, "tls", "*")
 	addr := kittest.Start(t, srv).Addr

@@ -62,7 +62,6 @@ func BenchmarkUnaryOverH2C(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		echo.Rules(srv.Validator())
 		switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
 		key := kittest.APIKey(b, srv, "bench", "*")
 		running := kittest.Start(b, srv)

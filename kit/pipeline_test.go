@@ -56,7 +56,6 @@ func startEcho(t *testing.T, dsn string, mutates ...func(*kit.Config)) *echoEnv 
 		t.Fatalf("kit.New: %v", err)
 	}
 	h := &echo.Handler{DB: srv.DB()}
-	echo.Rules(srv.Validator())
 	switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), h)
 	key := kittest.APIKey(t, srv, "tests", "*")
 	return &echoEnv{srv: srv, handler: h, key: key, run: kittest.Start(t, srv)}

@@ -2,11 +2,16 @@
 // reports failures as field violations with proto field paths, ready to
 // become a google.rpc.BadRequest.
 //
-// Generated protobuf structs carry no struct tags, so rules are registered per
-// message type (Engine.Rules, backed by validator's
-// RegisterStructValidationMapRules); a message may instead, or also,
-// implement Validate() error. Domain structs with `validate` tags go through
-// the same engine. Field paths use proto names — "pet.name",
+// Generated protobuf structs carry no struct tags, so a message's rules live
+// in its proto, beside each field, as the kit's field option
+//
+//	string name = 2 [(switchboard.v1.rules) = "required,max=64"];
+//
+// which the engine reads from the descriptor and hands to validator's
+// RegisterStructValidationMapRules. Rules given in Go (Engine.Rules) add to
+// them or replace one field's, and a message may also implement
+// Validate() error for cross-field checks. Domain structs with `validate`
+// tags go through the same engine. Field paths use proto names — "pet.name",
 // "pets[2].tags[0]" — never Go names.
 //
 // It must not know about transports or status codes beyond producing

@@ -3,13 +3,19 @@ package validate
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/go-playground/validator/v10"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"github.com/switchboardkit/switchboard/internal/protoopt"
 )
 
 // Violation is one failed rule on one field.
@@ -66,37 +72,142 @@ func Fieldf(field, rule, format string, args ...any) *Error {
 	return &Error{Violations: []Violation{{Field: field, Rule: rule, Description: fmt.Sprintf(format, args...)}}}
 }
 
-// Engine validates messages and structs. Build it with New, register rules
-// at setup, then share it: Validate is safe for concurrent use, but Rules
-// must not run concurrently with it.
+// Engine validates messages and structs with go-playground/validator v10.
+// A generated message's rules come from its proto — the
+// (switchboard.v1.rules) option of each field, read the first time the
+// engine meets the message (or its service, through RegisterMessages) —
+// and from Go (Rules), which may add rules for fields the proto leaves
+// alone or replace the proto's rule for a field. Share one engine: Validate,
+// Rules and RegisterMessages are safe for concurrent use.
 type Engine struct {
-	v *validator.Validate
+	mu      sync.Mutex                         // serializes changes
+	proto   map[reflect.Type]map[string]string // rules read from proto options
+	goRules map[reflect.Type]map[string]string // rules given to Rules
+	seen    sync.Map                           // protoreflect.FullName → true: options read
+	v       atomic.Pointer[validator.Validate] // rebuilt on every change, never changed in place
 }
 
 // New returns an engine whose field names are proto names (for generated
 // messages) or json names (for domain structs), and which knows the
 // "enum" rule: the value is a defined value of its proto enum.
 func New() *Engine {
+	e := &Engine{proto: map[reflect.Type]map[string]string{}, goRules: map[reflect.Type]map[string]string{}}
+	e.rebuild()
+	return e
+}
+
+// rebuild makes a new validator with every rule known now and swaps it in:
+// validator's rule table must not change while it validates, so it never
+// does. Called with e.mu held (or before e is shared).
+func (e *Engine) rebuild() {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(fieldName)
 	_ = v.RegisterValidation("enum", definedEnum)
-	return &Engine{v: v}
+	types := map[reflect.Type]bool{}
+	for t := range e.proto {
+		types[t] = true
+	}
+	for t := range e.goRules {
+		types[t] = true
+	}
+	for t := range types {
+		merged := map[string]string{}
+		maps.Copy(merged, e.proto[t])
+		maps.Copy(merged, e.goRules[t]) // Go wins for a field it names
+		v.RegisterStructValidationMapRules(merged, reflect.New(t).Interface())
+	}
+	e.v.Store(v)
 }
 
-// Rules registers validator rules for the fields of message type msg, keyed
-// by Go field name: {"Name": "required,min=1,max=64", "Tags":
-// "max=10,dive,min=1,max=32"}. Nested messages are validated with their own
-// rules.
+// Rules registers rules for the fields of msg's type, keyed by Go field
+// name: {"Name": "required,min=1,max=64", "Tags":
+// "max=10,dive,min=1,max=32"}. They are merged with the rules msg's proto
+// declares; for a field both name, these win. For generated messages,
+// prefer the (switchboard.v1.rules) field option: it travels with the API.
 func (e *Engine) Rules(msg any, rules map[string]string) {
-	e.v.RegisterStructValidationMapRules(rules, msg)
+	t := reflect.TypeOf(msg)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if m, ok := msg.(proto.Message); ok {
+		e.learn(m.ProtoReflect().Descriptor())
+	}
+	e.goRules[t] = maps.Clone(rules)
+	e.rebuild()
 }
 
-// Validate checks v: its registered rules or `validate` tags, then its own
-// Validate() error method if it has one. It returns nil or an *Error;
-// any other error means v could not be validated at all.
+// RegisterMessages reads the rules of the given messages and of every
+// message reachable through their fields, so the first call of a method
+// pays nothing for it (the kit registers every method's request message
+// before serving). Messages whose Go type is not linked are skipped.
+func (e *Engine) RegisterMessages(descs ...protoreflect.MessageDescriptor) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	changed := false
+	for _, d := range descs {
+		changed = e.learn(d) || changed
+	}
+	if changed {
+		e.rebuild()
+	}
+}
+
+// learn reads the rules of md and every message reachable from it into
+// e.proto; it reports whether it found any message not seen before.
+// Called with e.mu held.
+func (e *Engine) learn(md protoreflect.MessageDescriptor) bool {
+	if _, ok := e.seen.Load(md.FullName()); ok {
+		return false
+	}
+	e.seen.Store(md.FullName(), true)
+	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName())
+	if err != nil {
+		return true // no Go type: nothing to validate against
+	}
+	t := reflect.TypeOf(mt.Zero().Interface())
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	fields := md.Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		oneof := f.ContainingOneof() != nil && !f.ContainingOneof().IsSynthetic()
+		if rule := protoopt.Rules(f); rule != "" && !oneof { // a oneof's member has no struct field of its own
+			if e.proto[t] == nil {
+				e.proto[t] = map[string]string{}
+			}
+			e.proto[t][goFieldName(t, string(f.Name()))] = rule
+		}
+		if f.Message() != nil {
+			e.learn(f.Message())
+			if f.IsMap() && f.MapValue().Message() != nil {
+				e.learn(f.MapValue().Message())
+			}
+		}
+	}
+	return true
+}
+
+// know reads the rules of v's message type the first time it is met.
+func (e *Engine) know(v any) {
+	if m, ok := v.(proto.Message); ok {
+		md := m.ProtoReflect().Descriptor()
+		if _, seen := e.seen.Load(md.FullName()); !seen {
+			e.RegisterMessages(md)
+		}
+	}
+}
+
+// Validate checks v: its rules (from its proto and from Rules) or its
+// `validate` tags, then its own Validate() error method if it has one. It
+// returns nil or an *Error; any other error means v could not be validated
+// at all.
 func (e *Engine) Validate(v any) error {
+	e.know(v)
 	var out Error
-	if err := e.v.Struct(v); err != nil {
+	if err := e.v.Load().Struct(v); err != nil {
 		verr, ok := translate(err)
 		if !ok {
 			return err
@@ -129,7 +240,8 @@ func (e *Engine) ValidateFields(v any, fields ...string) error {
 	for _, f := range fields {
 		goNames = append(goNames, goFieldName(t, f))
 	}
-	if err := e.v.StructPartial(v, goNames...); err != nil {
+	e.know(v)
+	if err := e.v.Load().StructPartial(v, goNames...); err != nil {
 		if verr, ok := translate(err); ok {
 			return verr
 		}

@@ -3,6 +3,8 @@ package validate_test
 import (
 	"errors"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
@@ -32,9 +34,10 @@ func TestEngine_ProtoFieldPathsThroughNestedAndRepeatedMessages(t *testing.T) {
 		"Name": "required,max=64", "Species": "required,enum", "Tags": "max=10,dive,min=1,max=32",
 	})
 	e.Rules(&petstorev1.ListPetsResponse{}, map[string]string{"Pets": "dive"})
+	available := petstorev1.PetStatus_PET_STATUS_AVAILABLE // status: required by the proto
 	msg := &petstorev1.ListPetsResponse{Pets: []*petstorev1.Pet{
-		{Name: "ok", Species: petstorev1.Species_SPECIES_DOG},
-		{Name: "", Species: petstorev1.Species(42), Tags: []string{"fine", ""}},
+		{Name: "ok", Species: petstorev1.Species_SPECIES_DOG, Status: available},
+		{Name: "", Species: petstorev1.Species(42), Tags: []string{"fine", ""}, Status: available},
 	}}
 	got := fields(t, e.Validate(msg))
 	want := []string{"pets[1].name", "pets[1].species", "pets[1].tags[1]"}
@@ -43,6 +46,56 @@ func TestEngine_ProtoFieldPathsThroughNestedAndRepeatedMessages(t *testing.T) {
 	}
 	if err := e.Validate(&petstorev1.ListPetsResponse{}); err != nil {
 		t.Errorf("valid message: %v", err)
+	}
+}
+
+// The rules live in petstore.proto, beside each field; no Go rule is given.
+func TestEngine_RulesComeFromTheProto(t *testing.T) {
+	e := validate.New()
+	err := e.Validate(&petstorev1.CreatePetRequest{Pet: &petstorev1.Pet{
+		Name: strings.Repeat("x", 65), AgeYears: 101, Tags: []string{""}, Species: petstorev1.Species(42),
+	}})
+	want := []string{"pet.age_years", "pet.name", "pet.species", "pet.status", "pet.tags[0]"}
+	if got := fields(t, err); !slices.Equal(got, want) {
+		t.Errorf("fields = %v, want %v", got, want)
+	}
+	if got := fields(t, e.Validate(&petstorev1.CreatePetRequest{})); !slices.Equal(got, []string{"pet"}) {
+		t.Errorf("a missing pet: %v", got)
+	}
+}
+
+// A rule given in Go replaces the proto's for that field only.
+func TestEngine_GoRulesReplaceOneFieldAndKeepTheRest(t *testing.T) {
+	e := validate.New()
+	e.Rules(&petstorev1.Pet{}, map[string]string{"Name": "max=3"})
+	err := e.Validate(&petstorev1.Pet{Name: "", Species: petstorev1.Species_SPECIES_CAT})
+	if got := fields(t, err); !slices.Equal(got, []string{"status"}) {
+		t.Errorf("fields = %v, want only status (name's proto rule replaced by max=3)", got)
+	}
+	if got := fields(t, e.Validate(&petstorev1.Pet{Name: "Rex!", Species: petstorev1.Species_SPECIES_CAT, Status: 1})); !slices.Equal(got, []string{"name"}) {
+		t.Errorf("fields = %v, want name (max=3)", got)
+	}
+}
+
+// Rules may be registered while other goroutines validate: the engine never
+// changes a validator in use (run with -race).
+func TestEngine_RulesAndValidateConcurrently(t *testing.T) {
+	e := validate.New()
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for range 200 {
+				_ = e.Validate(&petstorev1.GetPetRequest{Id: int64(i)})
+				_ = e.Validate(&petstorev1.ListPetsRequest{PageSize: 500})
+			}
+		})
+	}
+	for range 50 {
+		e.Rules(&petstorev1.DeletePetRequest{}, map[string]string{"Id": "gt=0"})
+	}
+	wg.Wait()
+	if got := fields(t, e.Validate(&petstorev1.GetPetRequest{})); !slices.Equal(got, []string{"id"}) {
+		t.Errorf("fields = %v", got)
 	}
 }
 

@@ -147,6 +147,12 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Hi, Ada!") {
 		t.Fatalf("switchboard call Greet over gRPC: %v\n%s%s", err, out, errOut)
 	}
+	// The rules declared in the service's own proto reach clients through
+	// reflection.
+	out, errOut, err = cli(t, "describe", "--plaintext", "--api-key", key, addr, "hello.v1.GreetRequest")
+	if err != nil || !strings.Contains(out, `string name = 1 [(switchboard.v1.rules) = "required,max=64"];`) {
+		t.Fatalf("switchboard describe GreetRequest: %v\n%s%s", err, out, errOut)
+	}
 	// grpcurl, as getting-started.md shows it (pinned in the kit's tools module).
 	grpcurl := exec.Command("go", "tool", "-modfile="+filepath.Join(kit, "tools", "go.mod"), "grpcurl",
 		"-plaintext", "-H", "authorization: Bearer "+key, "-d", `{"name":"Ada"}`, addr, "hello.v1.GreeterService/Greet")
@@ -171,7 +177,7 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
     option (switchboard.v1.access) = ACCESS_PUBLIC;
   }`, 1) + `
 message FarewellRequest {
-  string name = 1;
+  string name = 1 [(switchboard.v1.rules) = "required,max=64"];
 }
 
 message FarewellResponse {

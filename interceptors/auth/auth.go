@@ -61,7 +61,7 @@ func New(authn Authenticator, cfg Config) connect.ServerInterceptor {
 			if !ok {
 				cached, _ = rules.LoadOrStore(spec.Procedure, methodRule{
 					public: policy.IsPublic(spec),
-					scope:  ScopeOf(spec),
+					scope:  scopeOf(spec),
 					health: switchboard.ProcedureMatches(healthProcedures, spec.Procedure),
 				})
 			}

@@ -4,11 +4,11 @@ import (
 	"strings"
 
 	"connectrpc.com/connect/v2"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/switchboardkit/switchboard"
 	switchboardv1 "github.com/switchboardkit/switchboard/gen/switchboard/v1"
+	"github.com/switchboardkit/switchboard/internal/protoopt"
 )
 
 // healthProcedures are public unless configured otherwise: load balancers
@@ -34,14 +34,12 @@ func (r methodRule) allows(p *switchboard.Principal, procedure string) bool {
 	return p.CanCall(procedure)
 }
 
-// ScopeOf reads the (switchboard.v1.scope) option from a method's schema.
-func ScopeOf(spec connect.Spec) string {
-	method, ok := spec.Schema.(protoreflect.MethodDescriptor)
-	if !ok || method.Options() == nil {
-		return ""
+// scopeOf reads the (switchboard.v1.scope) option from a method's schema.
+func scopeOf(spec connect.Spec) string {
+	if method, ok := spec.Schema.(protoreflect.MethodDescriptor); ok {
+		return protoopt.Scope(method)
 	}
-	scope, _ := proto.GetExtension(method.Options(), switchboardv1.E_Scope).(string)
-	return scope
+	return ""
 }
 
 // Policy decides which methods are public. Everything not public is
@@ -57,7 +55,7 @@ type Policy struct {
 // admin API) is made public only by its exact procedure name, never by a
 // wildcard pattern.
 func (p Policy) IsPublic(spec connect.Spec) bool {
-	scoped := ScopeOf(spec) != ""
+	scoped := scopeOf(spec) != ""
 	match := func(patterns []string, exactOnly bool) bool {
 		for _, pat := range patterns {
 			if exactOnly && strings.ContainsAny(pat, `*?[\`) {
@@ -75,16 +73,6 @@ func (p Policy) IsPublic(spec connect.Spec) bool {
 	case match(p.Public, scoped), switchboard.ProcedureMatches(healthProcedures, spec.Procedure):
 		return true
 	}
-	return AccessOf(spec) == switchboardv1.Access_ACCESS_PUBLIC
-}
-
-// AccessOf reads the (switchboard.v1.access) option from a method's schema;
-// ACCESS_UNSPECIFIED when it has none.
-func AccessOf(spec connect.Spec) switchboardv1.Access {
 	method, ok := spec.Schema.(protoreflect.MethodDescriptor)
-	if !ok || method.Options() == nil {
-		return switchboardv1.Access_ACCESS_UNSPECIFIED
-	}
-	access, _ := proto.GetExtension(method.Options(), switchboardv1.E_Access).(switchboardv1.Access)
-	return access
+	return ok && protoopt.Access(method) == switchboardv1.Access_ACCESS_PUBLIC
 }

@@ -107,7 +107,6 @@ type Chain struct {
 func New(t testing.TB, change func(*Chain)) *Fixture {
 	t.Helper()
 	engine := validate.New()
-	echo.Rules(engine)
 	f := &Fixture{Handler: &echo.Handler{}, Sink: &Sink{}}
 	c := Chain{RequestLog: requestlog.DefaultConfig(), Auth: auth.DefaultConfig()}
 	if change != nil {

@@ -36,12 +36,6 @@ type Handler struct {
 
 var _ switchboardtestv1connect.EchoServiceHandler = (*Handler)(nil)
 
-// Rules registers the echo messages' validation rules: text required, at
-// most 100 characters.
-func Rules(e *validate.Engine) {
-	e.Rules(&switchboardtestv1.EchoRequest{}, map[string]string{"Text": "required,max=100"})
-}
-
 type domainError struct{}
 
 func (domainError) Error() string { return "quota of widgets used up (internal detail)" }

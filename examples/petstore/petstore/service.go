@@ -40,10 +40,11 @@ var _ petstorev1connect.PetStoreServiceHandler = (*Service)(nil)
 
 // New returns the pet store on db, whose schema Migrations has applied,
 // reading through reader (the kit's srv.DB() and srv.ReadDB(); they may be
-// the same handle). It registers its validation rules on engine (the kit's,
-// srv.Validator()).
+// the same handle). Its validation rules are in petstore.proto, beside each
+// field ((switchboard.v1.rules)); the kit's validation interceptor checks
+// every request with them, and UpdatePet checks the masked fields with
+// engine (the kit's, srv.Validator()).
 func New(db, reader *bun.DB, engine *validate.Engine) *Service {
-	RegisterRules(engine)
 	return &Service{db: db, reader: reader, validate: engine, hub: newHub(), now: time.Now}
 }
 

@@ -980,53 +980,53 @@ var File_petstore_v1_petstore_proto protoreflect.FileDescriptor
 
 const file_petstore_v1_petstore_proto_rawDesc = "" +
 	"\n" +
-	"\x1apetstore/v1/petstore.proto\x12\vpetstore.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/options.proto\"\xc3\x02\n" +
+	"\x1apetstore/v1/petstore.proto\x12\vpetstore.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/options.proto\"\xaf\x03\n" +
 	"\x03Pet\x12\x13\n" +
-	"\x02id\x18\x01 \x01(\x03B\x03\xe0A\bR\x02id\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\tR\x04name\x12.\n" +
-	"\aspecies\x18\x03 \x01(\x0e2\x14.petstore.v1.SpeciesR\aspecies\x12\x1b\n" +
-	"\tage_years\x18\x04 \x01(\x05R\bageYears\x12\x12\n" +
-	"\x04tags\x18\x05 \x03(\tR\x04tags\x12.\n" +
-	"\x06status\x18\x06 \x01(\x0e2\x16.petstore.v1.PetStatusR\x06status\x12@\n" +
+	"\x02id\x18\x01 \x01(\x03B\x03\xe0A\bR\x02id\x12'\n" +
+	"\x04name\x18\x02 \x01(\tB\x13\xda\xf3\x18\x0frequired,max=64R\x04name\x12A\n" +
+	"\aspecies\x18\x03 \x01(\x0e2\x14.petstore.v1.SpeciesB\x11\xda\xf3\x18\rrequired,enumR\aspecies\x12.\n" +
+	"\tage_years\x18\x04 \x01(\x05B\x11\xda\xf3\x18\rgte=0,lte=100R\bageYears\x120\n" +
+	"\x04tags\x18\x05 \x03(\tB\x1c\xda\xf3\x18\x18max=10,dive,min=1,max=32R\x04tags\x12A\n" +
+	"\x06status\x18\x06 \x01(\x0e2\x16.petstore.v1.PetStatusB\x11\xda\xf3\x18\rrequired,enumR\x06status\x12@\n" +
 	"\vcreate_time\x18\a \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
 	"createTime\x12@\n" +
 	"\vupdate_time\x18\b \x01(\v2\x1a.google.protobuf.TimestampB\x03\xe0A\x03R\n" +
-	"updateTime\"6\n" +
-	"\x10CreatePetRequest\x12\"\n" +
-	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\"7\n" +
+	"updateTime\"D\n" +
+	"\x10CreatePetRequest\x120\n" +
+	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetB\f\xda\xf3\x18\brequiredR\x03pet\"7\n" +
 	"\x11CreatePetResponse\x12\"\n" +
-	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\"\x1f\n" +
-	"\rGetPetRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\"4\n" +
+	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\")\n" +
+	"\rGetPetRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\x03B\b\xda\xf3\x18\x04gt=0R\x02id\"4\n" +
 	"\x0eGetPetResponse\x12\"\n" +
-	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\"\xad\x01\n" +
-	"\x0fListPetsRequest\x12\x1b\n" +
-	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\"\xd4\x01\n" +
+	"\x0fListPetsRequest\x12.\n" +
+	"\tpage_size\x18\x01 \x01(\x05B\x11\xda\xf3\x18\rgte=0,lte=100R\bpageSize\x12\x1d\n" +
 	"\n" +
-	"page_token\x18\x02 \x01(\tR\tpageToken\x12.\n" +
-	"\aspecies\x18\x03 \x01(\x0e2\x14.petstore.v1.SpeciesR\aspecies\x12.\n" +
-	"\x06status\x18\x04 \x01(\x0e2\x16.petstore.v1.PetStatusR\x06status\"`\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\x128\n" +
+	"\aspecies\x18\x03 \x01(\x0e2\x14.petstore.v1.SpeciesB\b\xda\xf3\x18\x04enumR\aspecies\x128\n" +
+	"\x06status\x18\x04 \x01(\x0e2\x16.petstore.v1.PetStatusB\b\xda\xf3\x18\x04enumR\x06status\"`\n" +
 	"\x10ListPetsResponse\x12$\n" +
 	"\x04pets\x18\x01 \x03(\v2\x10.petstore.v1.PetR\x04pets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"s\n" +
-	"\x10UpdatePetRequest\x12\"\n" +
-	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\x12;\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8c\x01\n" +
+	"\x10UpdatePetRequest\x12;\n" +
+	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetB\x17\xda\xf3\x18\x13required,structonlyR\x03pet\x12;\n" +
 	"\vupdate_mask\x18\x02 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
 	"updateMask\"7\n" +
 	"\x11UpdatePetResponse\x12\"\n" +
-	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\"\"\n" +
-	"\x10DeletePetRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\x03R\x02id\"\x13\n" +
-	"\x11DeletePetResponse\"a\n" +
-	"\x10WatchPetsRequest\x12.\n" +
-	"\aspecies\x18\x01 \x01(\x0e2\x14.petstore.v1.SpeciesR\aspecies\x12\x1d\n" +
+	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\",\n" +
+	"\x10DeletePetRequest\x12\x18\n" +
+	"\x02id\x18\x01 \x01(\x03B\b\xda\xf3\x18\x04gt=0R\x02id\"\x13\n" +
+	"\x11DeletePetResponse\"v\n" +
+	"\x10WatchPetsRequest\x128\n" +
+	"\aspecies\x18\x01 \x01(\x0e2\x14.petstore.v1.SpeciesB\b\xda\xf3\x18\x04enumR\aspecies\x12(\n" +
 	"\n" +
-	"max_events\x18\x02 \x01(\x05R\tmaxEvents\"c\n" +
+	"max_events\x18\x02 \x01(\x05B\t\xda\xf3\x18\x05gte=0R\tmaxEvents\"c\n" +
 	"\x11WatchPetsResponse\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.petstore.v1.EventTypeR\x04type\x12\"\n" +
-	"\x03pet\x18\x02 \x01(\v2\x10.petstore.v1.PetR\x03pet\"7\n" +
-	"\x11ImportPetsRequest\x12\"\n" +
-	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetR\x03pet\"@\n" +
+	"\x03pet\x18\x02 \x01(\v2\x10.petstore.v1.PetR\x03pet\"E\n" +
+	"\x11ImportPetsRequest\x120\n" +
+	"\x03pet\x18\x01 \x01(\v2\x10.petstore.v1.PetB\f\xda\xf3\x18\brequiredR\x03pet\"@\n" +
 	"\x12ImportPetsResponse\x12\x18\n" +
 	"\acreated\x18\x01 \x01(\x05R\acreated\x12\x10\n" +
 	"\x03ids\x18\x02 \x03(\x03R\x03ids*\x90\x01\n" +

@@ -94,6 +94,14 @@ var file_switchboard_v1_options_proto_extTypes = []protoimpl.ExtensionInfo{
 		Tag:           "bytes,51002,opt,name=scope",
 		Filename:      "switchboard/v1/options.proto",
 	},
+	{
+		ExtendedType:  (*descriptorpb.FieldOptions)(nil),
+		ExtensionType: (*string)(nil),
+		Field:         51003,
+		Name:          "switchboard.v1.rules",
+		Tag:           "bytes,51003,opt,name=rules",
+		Filename:      "switchboard/v1/options.proto",
+	},
 }
 
 // Extension fields to descriptorpb.MethodOptions.
@@ -120,6 +128,25 @@ var (
 	E_Scope = &file_switchboard_v1_options_proto_extTypes[1]
 )
 
+// Extension fields to descriptorpb.FieldOptions.
+var (
+	// rules are the validation rules of a field, beside the field, in
+	// go-playground/validator syntax, checked by the kit's validation
+	// interceptor on every request message before the handler runs:
+	//
+	//	string name = 2 [(switchboard.v1.rules) = "required,max=64"];
+	//	repeated string tags = 5 [(switchboard.v1.rules) = "max=10,dive,min=1,max=32"];
+	//	Species species = 3 [(switchboard.v1.rules) = "required,enum"];
+	//
+	// "enum" means a value the field's enum defines. Reflection carries the
+	// rules to every client (switchboard describe shows them). Fields of a
+	// oneof take no rules; cross-field checks stay in Go (validate.Engine
+	// Rules, or a Validate() error method on the message).
+	//
+	// optional string rules = 51003;
+	E_Rules = &file_switchboard_v1_options_proto_extTypes[2]
+)
+
 var File_switchboard_v1_options_proto protoreflect.FileDescriptor
 
 const file_switchboard_v1_options_proto_rawDesc = "" +
@@ -130,7 +157,8 @@ const file_switchboard_v1_options_proto_rawDesc = "" +
 	"\rACCESS_PUBLIC\x10\x01\x12\x14\n" +
 	"\x10ACCESS_PROTECTED\x10\x02:P\n" +
 	"\x06access\x12\x1e.google.protobuf.MethodOptions\x18\xb9\x8e\x03 \x01(\x0e2\x16.switchboard.v1.AccessR\x06access:6\n" +
-	"\x05scope\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\tR\x05scopeB\xc3\x01\n" +
+	"\x05scope\x12\x1e.google.protobuf.MethodOptions\x18\xba\x8e\x03 \x01(\tR\x05scope:5\n" +
+	"\x05rules\x12\x1d.google.protobuf.FieldOptions\x18\xbb\x8e\x03 \x01(\tR\x05rulesB\xc3\x01\n" +
 	"\x12com.switchboard.v1B\fOptionsProtoP\x01ZFgithub.com/switchboardkit/switchboard/gen/switchboard/v1;switchboardv1\xa2\x02\x03SXX\xaa\x02\x0eSwitchboard.V1\xca\x02\x0eSwitchboard\\V1\xe2\x02\x1aSwitchboard\\V1\\GPBMetadata\xea\x02\x0fSwitchboard::V1b\x06proto3"
 
 var (
@@ -149,15 +177,17 @@ var file_switchboard_v1_options_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
 var file_switchboard_v1_options_proto_goTypes = []any{
 	(Access)(0),                        // 0: switchboard.v1.Access
 	(*descriptorpb.MethodOptions)(nil), // 1: google.protobuf.MethodOptions
+	(*descriptorpb.FieldOptions)(nil),  // 2: google.protobuf.FieldOptions
 }
 var file_switchboard_v1_options_proto_depIdxs = []int32{
 	1, // 0: switchboard.v1.access:extendee -> google.protobuf.MethodOptions
 	1, // 1: switchboard.v1.scope:extendee -> google.protobuf.MethodOptions
-	0, // 2: switchboard.v1.access:type_name -> switchboard.v1.Access
-	3, // [3:3] is the sub-list for method output_type
-	3, // [3:3] is the sub-list for method input_type
-	2, // [2:3] is the sub-list for extension type_name
-	0, // [0:2] is the sub-list for extension extendee
+	2, // 2: switchboard.v1.rules:extendee -> google.protobuf.FieldOptions
+	0, // 3: switchboard.v1.access:type_name -> switchboard.v1.Access
+	4, // [4:4] is the sub-list for method output_type
+	4, // [4:4] is the sub-list for method input_type
+	3, // [3:4] is the sub-list for extension type_name
+	0, // [0:3] is the sub-list for extension extendee
 	0, // [0:0] is the sub-list for field type_name
 }
 
@@ -173,7 +203,7 @@ func file_switchboard_v1_options_proto_init() {
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboard_v1_options_proto_rawDesc), len(file_switchboard_v1_options_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   0,
-			NumExtensions: 2,
+			NumExtensions: 3,
 			NumServices:   0,
 		},
 		GoTypes:           file_switchboard_v1_options_proto_goTypes,

@@ -153,9 +153,9 @@ var File_switchboardtest_v1_echo_proto protoreflect.FileDescriptor
 
 const file_switchboardtest_v1_echo_proto_rawDesc = "" +
 	"\n" +
-	"\x1dswitchboardtest/v1/echo.proto\x12\x12switchboardtest.v1\x1a\x1cswitchboard/v1/options.proto\"h\n" +
-	"\vEchoRequest\x12\x12\n" +
-	"\x04text\x18\x01 \x01(\tR\x04text\x12\x12\n" +
+	"\x1dswitchboardtest/v1/echo.proto\x12\x12switchboardtest.v1\x1a\x1cswitchboard/v1/options.proto\"~\n" +
+	"\vEchoRequest\x12(\n" +
+	"\x04text\x18\x01 \x01(\tB\x14\xda\xf3\x18\x10required,max=100R\x04text\x12\x12\n" +
 	"\x04fail\x18\x02 \x01(\tR\x04fail\x12\x14\n" +
 	"\x05count\x18\x03 \x01(\x05R\x05count\x12\x1b\n" +
 	"\x06secret\x18\x04 \x01(\tB\x03\x80\x01\x01R\x06secret\"@\n" +

@@ -4,14 +4,14 @@
 
 import type { GenEnum, GenExtension, GenFile } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, extDesc, fileDesc } from "@bufbuild/protobuf/codegenv2";
-import type { MethodOptions } from "@bufbuild/protobuf/wkt";
+import type { FieldOptions, MethodOptions } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_descriptor } from "@bufbuild/protobuf/wkt";
 
 /**
  * Describes the file switchboard/v1/options.proto.
  */
 export const file_switchboard_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Chxzd2l0Y2hib2FyZC92MS9vcHRpb25zLnByb3RvEg5zd2l0Y2hib2FyZC52MSpJCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASEQoNQUNDRVNTX1BVQkxJQxABEhQKEEFDQ0VTU19QUk9URUNURUQQAjpQCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi5jgMgASgOMhYuc3dpdGNoYm9hcmQudjEuQWNjZXNzUgZhY2Nlc3M6NgoFc2NvcGUSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi6jgMgASgJUgVzY29wZUJIWkZnaXRodWIuY29tL3N3aXRjaGJvYXJka2l0L3N3aXRjaGJvYXJkL2dlbi9zd2l0Y2hib2FyZC92MTtzd2l0Y2hib2FyZHYxYgZwcm90bzM", [file_google_protobuf_descriptor]);
+  fileDesc("Chxzd2l0Y2hib2FyZC92MS9vcHRpb25zLnByb3RvEg5zd2l0Y2hib2FyZC52MSpJCgZBY2Nlc3MSFgoSQUNDRVNTX1VOU1BFQ0lGSUVEEAASEQoNQUNDRVNTX1BVQkxJQxABEhQKEEFDQ0VTU19QUk9URUNURUQQAjpQCgZhY2Nlc3MSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi5jgMgASgOMhYuc3dpdGNoYm9hcmQudjEuQWNjZXNzUgZhY2Nlc3M6NgoFc2NvcGUSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxi6jgMgASgJUgVzY29wZTo1CgVydWxlcxIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMYu44DIAEoCVIFcnVsZXNCSFpGZ2l0aHViLmNvbS9zd2l0Y2hib2FyZGtpdC9zd2l0Y2hib2FyZC9nZW4vc3dpdGNoYm9hcmQvdjE7c3dpdGNoYm9hcmR2MWIGcHJvdG8z", [file_google_protobuf_descriptor]);
 
 /**
  * Access is the access level of an RPC method. Methods that do not declare one
@@ -76,4 +76,23 @@ export const access: GenExtension<MethodOptions, Access> = /*@__PURE__*/
  */
 export const scope: GenExtension<MethodOptions, string> = /*@__PURE__*/
   extDesc(file_switchboard_v1_options, 1);
+
+/**
+ * rules are the validation rules of a field, beside the field, in
+ * go-playground/validator syntax, checked by the kit's validation
+ * interceptor on every request message before the handler runs:
+ *
+ *   string name = 2 [(switchboard.v1.rules) = "required,max=64"];
+ *   repeated string tags = 5 [(switchboard.v1.rules) = "max=10,dive,min=1,max=32"];
+ *   Species species = 3 [(switchboard.v1.rules) = "required,enum"];
+ *
+ * "enum" means a value the field's enum defines. Reflection carries the
+ * rules to every client (switchboard describe shows them). Fields of a
+ * oneof take no rules; cross-field checks stay in Go (validate.Engine
+ * Rules, or a Validate() error method on the message).
+ *
+ * @generated from extension: string rules = 51003;
+ */
+export const rules: GenExtension<FieldOptions, string> = /*@__PURE__*/
+  extDesc(file_switchboard_v1_options, 2);
 
