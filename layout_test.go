@@ -3,9 +3,11 @@ package switchboard_test
 import (
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -169,4 +171,34 @@ func mapSlice(in []string, f func(string) string) []string {
 		out[i] = f(s)
 	}
 	return out
+}
+
+// Tests wait for what they expect with kittest.WaitFor (or run in a
+// testing/synctest bubble), and let real time pass only through
+// kittest.LetTimePass, which says why: a bare sleep in a test is either a
+// race or a wait without a reason.
+func TestLayout_NoSleepInTests(t *testing.T) {
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && p != ".":
+			return filepath.SkipDir
+		case !strings.HasSuffix(p, "_test.go"):
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for i, line := range strings.Split(string(src), "\n") {
+			if strings.Contains(line, "time.Sleep(") && !strings.Contains(line, `"time.Sleep("`) {
+				t.Errorf("%s:%d: time.Sleep in a test; wait with kittest.WaitFor, or kittest.LetTimePass with a reason", p, i+1)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

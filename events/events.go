@@ -99,6 +99,14 @@ func (b *Bus) Subscribe(buffer int, fn func(Event)) *Subscription {
 	return sub
 }
 
+// Subscribers reports how many subscriptions are open now (the admin live
+// tails among them).
+func (b *Bus) Subscribers() int {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return len(b.subs)
+}
+
 // Subscription is a live subscription.
 type Subscription struct {
 	events  chan Event

@@ -1,6 +1,8 @@
 package kit_test
 
 import (
+	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -26,16 +28,7 @@ func adminClient(env *echoEnv, key string) adminv1connect.AdminServiceClient {
 // waitLogged waits until the log writer has written n rows.
 func waitLogged(t *testing.T, env *echoEnv, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if env.srv.LogStats().Written >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d rows written, want %d", env.srv.LogStats().Written, n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	kittest.WaitFor(t, fmt.Sprintf("%d rows written", n), func() bool { return env.srv.LogStats().Written >= n })
 }
 
 func TestAdmin_NeedsTheAdminScope(t *testing.T) {
@@ -60,7 +53,8 @@ func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, dsn string) {
 		env := startEcho(t, dsn, nil)
 		admin := adminClient(env, kittest.APIKey(t, env.srv, "admin", "admin", "*"))
-		ctx := t.Context()
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds every Receive below
+		defer cancel()
 
 		// Live tail first, so it sees the calls below.
 		tail, err := admin.WatchRequestLogs(ctx, &adminv1.WatchRequestLogsRequest{ErrorsOnly: true})
@@ -68,7 +62,7 @@ func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer tail.Close()
-		time.Sleep(100 * time.Millisecond) // the subscription is made server-side when the stream opens
+		kittest.WaitFor(t, "the live tail to subscribe", func() bool { return env.srv.Events().Subscribers() == 1 })
 		for range 3 {
 			if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key); err != nil {
 				t.Fatal(err)
@@ -214,7 +208,7 @@ func TestAdmin_OverviewLatencyIsUnaryCallsOnly(t *testing.T) {
 	if code != 0 {
 		t.Fatal(code)
 	}
-	time.Sleep(time.Second) // the stream's lifetime is what is measured
+	kittest.LetTimePass(t, time.Second, "the stream's lifetime is what is measured")
 	closeChat()
 	waitLogged(t, env, 6)
 	ov, err := adminClient(env, kittest.APIKey(t, env.srv, "admin", "admin.read")).GetOverview(t.Context(), &adminv1.GetOverviewRequest{})

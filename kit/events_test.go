@@ -1,13 +1,14 @@
 package kit_test
 
 import (
+	"fmt"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/switchboardkit/switchboard/events"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
+	"github.com/switchboardkit/switchboard/kit/kittest"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
@@ -49,16 +50,11 @@ func TestEvents_CallsKeysAndRejections(t *testing.T) {
 		{events.KeyRejected, "INVALID_CREDENTIALS", key.ID},
 		{events.CallFinished, "", ""}, // refused: no principal
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	kittest.WaitFor(t, fmt.Sprintf("%d events", len(want)), func() bool {
 		mu.Lock()
-		n := len(got)
-		mu.Unlock()
-		if n >= len(want) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		defer mu.Unlock()
+		return len(got) >= len(want)
+	})
 	mu.Lock()
 	defer mu.Unlock()
 	if len(got) != len(want) {

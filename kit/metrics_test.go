@@ -5,11 +5,11 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/kittest"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
@@ -38,14 +38,10 @@ func TestMetrics_RPCSeriesQueueAndPreRegisteredMethods(t *testing.T) {
 	_, _ = env.postJSON(t, "/switchboardtest.v1.EchoService/NoSuchMethod", &switchboardtestv1.EchoRequest{}, env.key)
 
 	var body string
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	kittest.WaitFor(t, "four rows written", func() bool {
 		body = scrape(t, env.run.URL)
-		if strings.Contains(body, "switchboard_request_log_written_total 4") || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return strings.Contains(body, "switchboard_request_log_written_total 4")
+	})
 	for _, want := range []string{
 		`switchboard_rpc_requests_total{code="ok",procedure="switchboardtest.v1.EchoService/Echo",protocol="connect"} 3`,
 		`switchboard_rpc_requests_total{code="invalid_argument",procedure="switchboardtest.v1.EchoService/Echo",protocol="connect"} 1`,

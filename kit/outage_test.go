@@ -59,7 +59,7 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(time.Second) // load before the outage
+	kittest.LetTimePass(t, time.Second, "load before the outage")
 	before := observed.Load()
 	pg.Stop()
 	healthz := func(want int) func() bool {
@@ -73,12 +73,12 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 		}
 	}
 	kittest.WaitFor(t, "health to say the database cannot write", healthz(http.StatusServiceUnavailable))
-	time.Sleep(outage) // the outage, under load
+	kittest.LetTimePass(t, outage, "the outage, under load")
 	during := observed.Load() - before
 	peak := env.srv.LogStats().Spill.PendingBytes
 	pg.Start()
 	kittest.WaitFor(t, "health to recover", healthz(http.StatusOK))
-	time.Sleep(time.Second) // load after it
+	kittest.LetTimePass(t, time.Second, "load after the outage")
 	close(stop)
 	load.Wait()
 
@@ -86,17 +86,18 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 		t.Errorf("%d calls failed because the log database was down", failures.Load())
 	}
 	var rows int64
+	var countErr error
 	// Replay runs at about twice the load's rate: allow it the outage again.
-	for wait := time.Now().Add(30*time.Second + outage); ; {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%d rows for %d calls (%v); writer %+v", rows, observed.Load(), countErr, env.srv.LogStats())
+		}
+	})
+	kittest.WaitWithin(t, 30*time.Second+outage, "a row for every call", func() bool {
 		n, err := env.srv.DB().NewSelect().Model((*store.RequestLog)(nil)).Where("procedure = ?", public[1:]).Count(t.Context())
-		if rows = int64(n); err == nil && rows == observed.Load() {
-			break
-		}
-		if time.Now().After(wait) {
-			t.Fatalf("%d rows for %d calls (%v); writer %+v", rows, observed.Load(), err, env.srv.LogStats())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		rows, countErr = int64(n), err
+		return err == nil && rows == observed.Load()
+	})
 	st := env.srv.LogStats()
 	if st.Dropped != 0 || st.Failed != 0 || st.Spill.Dropped != 0 {
 		t.Errorf("dropped %d, failed %d, spill dropped %d; want none", st.Dropped, st.Failed, st.Spill.Dropped)

@@ -111,17 +111,10 @@ func TestHealth_NotServingDuringShutdownDelay(t *testing.T) {
 	hc := healthpb.NewHealthClient(dialGRPC(t, run.Addr))
 	run.StopAsync()
 
-	deadline := time.Now().Add(time.Second)
-	for {
+	kittest.WaitFor(t, "Check to answer NOT_SERVING during the shutdown delay", func() bool {
 		res, err := hc.Check(t.Context(), &healthpb.HealthCheckRequest{})
-		if err == nil && res.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Check during shutdown delay = %v, %v; want NOT_SERVING", res, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return err == nil && res.GetStatus() == healthpb.HealthCheckResponse_NOT_SERVING
+	})
 	resp, err := http.Get(run.URL + "/healthz")
 	if err != nil {
 		t.Fatalf("GET /healthz: %v", err)
@@ -239,7 +232,7 @@ func TestH2C_LongStreamOutlivesReadHeaderAndIdleTimeouts(t *testing.T) {
 	if _, err := watch.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond) // 15× ReadHeaderTimeout, 7× IdleTimeout
+	kittest.LetTimePass(t, 1500*time.Millisecond, "15× ReadHeaderTimeout, 7× IdleTimeout, with the stream open")
 	srv.Health().Set(health.ServiceName, health.NotServing)
 	res, err := watch.Recv()
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/kittest"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
@@ -225,7 +226,7 @@ func TestSlowClients_SlowClientStreamsAreNotCut(t *testing.T) {
 		if err := s.SendMsg(&switchboardtestv1.EchoRequest{Text: "x"}); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(slowTimeout) // a slow sender, on purpose: longer than -read-body-timeout in all
+		kittest.LetTimePass(t, slowTimeout, "a slow sender, on purpose: longer than -read-body-timeout in all")
 	}
 	if err := s.CloseSend(); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboardkit/switchboard/kit/kittest"
 	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
@@ -39,8 +40,8 @@ func benchStats24h(b *testing.B, dsn string, calls int) {
 	for i := range calls {
 		at := start.Add(time.Duration(i) * (24 * time.Hour) / time.Duration(calls))
 		rec := call(at, fmt.Sprintf("p.v1.S/M%d", i%7), codes[i%len(codes)], time.Duration(i%5000)*time.Microsecond, 20, 200)
-		for !w.Enqueue(rec) {
-			time.Sleep(time.Millisecond) // bounded by the writer draining the queue
+		if !w.Enqueue(rec) {
+			kittest.WaitFor(b, "room in the queue", func() bool { return w.Enqueue(rec) })
 		}
 	}
 	if err := w.Close(ctx); err != nil {

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect/v2"
 	"google.golang.org/grpc"
@@ -109,16 +108,19 @@ func TestCLI_CallEveryShapeOverEveryProtocol(t *testing.T) {
 				}
 				watched <- out
 			}()
-			deadline := time.Now().Add(10 * time.Second)
+			// The watcher subscribes at some point after it starts: create
+			// pets until it has seen one.
 			var got string
-			for got == "" && time.Now().Before(deadline) {
+			kittest.WaitFor(t, "the watcher to see a created pet", func() bool {
 				_, _, _ = cli(t, append(base, "-d", `{"pet":{"name":"Tom","species":"SPECIES_CAT","status":"PET_STATUS_PENDING"}}`,
 					addr, "petstore.v1.PetStoreService/CreatePet")...)
 				select {
 				case got = <-watched:
-				case <-time.After(200 * time.Millisecond):
+					return true
+				default:
+					return false
 				}
-			}
+			})
 			if !strings.Contains(got, `"type": "EVENT_TYPE_CREATED"`) {
 				t.Errorf("WatchPets: %q", got)
 			}

@@ -2,6 +2,8 @@ package limit_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -9,9 +11,11 @@ import (
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connectinprocess"
 
+	"github.com/switchboardkit/switchboard"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/interceptors/limit"
+	"github.com/switchboardkit/switchboard/internal/callctx"
 	"github.com/switchboardkit/switchboard/internal/chaintest"
 	"github.com/switchboardkit/switchboard/internal/echo"
 )
@@ -175,4 +179,78 @@ func TestLimit_DefaultDeadlineOnlyWhenTheClientSetNone(t *testing.T) {
 	if _, err := limit.ParseDeadline("*/Echo"); err == nil {
 		t.Error("ParseDeadline accepted an item without a duration")
 	}
+}
+
+// openCollect opens a client stream and sends one message; with text
+// "hold" the handler's first Receive blocks until release closes. It
+// returns the call's outcome on done.
+func openCollect(ctx context.Context, client switchboardtestv1connect.EchoServiceClient, text string) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		s, err := client.Collect(ctx)
+		if err == nil {
+			if err = s.Send(&switchboardtestv1.EchoRequest{Text: text}); err == nil || errors.Is(err, io.EOF) {
+				_, err = s.CloseAndReceive()
+			}
+		}
+		done <- err
+	}()
+	return done
+}
+
+func TestLimit_StreamCapsRefuseAtOnceAndGiveSlotsBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		counters := new(limit.Counters)
+		release := make(chan struct{})
+		client := holdServer(t, limit.New(limit.Config{MaxStreams: 2, Counters: counters}), release, nil)
+		held := []<-chan error{openCollect(t.Context(), client, "hold"), openCollect(t.Context(), client, "hold")}
+		synctest.Wait()
+		if counters.Streams() != 2 {
+			t.Fatalf("%d streams open, want 2", counters.Streams())
+		}
+		err := <-openCollect(t.Context(), client, "x")
+		if reason, _, _ := chaintest.Details(t, err); connect.CodeOf(err) != connect.CodeResourceExhausted || reason != limit.ReasonTooManyStreams {
+			t.Errorf("third stream: %v (%s), want resource_exhausted TOO_MANY_STREAMS", err, reason)
+		}
+		if _, err := client.Echo(t.Context(), &switchboardtestv1.EchoRequest{Text: "x"}); err != nil {
+			t.Errorf("a unary call at the stream cap: %v", err)
+		}
+		close(release)
+		for _, done := range held {
+			if err := <-done; err != nil {
+				t.Errorf("held stream: %v", err)
+			}
+		}
+		if err := <-openCollect(t.Context(), client, "x"); err != nil || counters.Streams() != 0 || counters.Rejected() != 1 {
+			t.Errorf("after release: %v; streams %d rejected %d, want nil, 0, 1", err, counters.Streams(), counters.Rejected())
+		}
+	})
+}
+
+// Callers without credentials share their own cap; a caller auth let in
+// does not count against it.
+func TestLimit_AnonymousStreamsHaveACapOfTheirOwn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		defer close(release)
+		signedIn := func(next connect.ServerFunc) connect.ServerFunc {
+			return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
+				if info, ok := connect.CallInfoForServerContext(ctx); ok && info.RequestHeader().Get("Authorization") != "" {
+					ctx = callctx.WithPrincipal(ctx, &switchboard.Principal{KeyID: "k"})
+				}
+				return next(ctx, spec, stream)
+			}
+		}
+		l := limit.New(limit.Config{MaxAnonymousStreams: 1})
+		client := holdServer(t, func(next connect.ServerFunc) connect.ServerFunc { return signedIn(l(next)) }, release, nil)
+		_ = openCollect(t.Context(), client, "hold")
+		synctest.Wait()
+		if err := <-openCollect(t.Context(), client, "x"); connect.CodeOf(err) != connect.CodeResourceExhausted {
+			t.Errorf("second anonymous stream: %v, want resource_exhausted", err)
+		}
+		keyed := chaintest.WithToken(t.Context(), "admin")
+		if err := <-openCollect(keyed, client, "x"); err != nil {
+			t.Errorf("a signed-in stream at the anonymous cap: %v", err)
+		}
+	})
 }

@@ -1,8 +1,11 @@
 package requestlog_test
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
+	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/internal/chaintest"
 )
 
@@ -24,5 +27,59 @@ func TestRequestLog_OneRecordPerCallInEveryShape(t *testing.T) {
 				t.Errorf("record = %+v", r)
 			}
 		})
+	}
+}
+
+func TestRequestLog_PayloadCaptureRedactsSecrets(t *testing.T) {
+	f := chaintest.New(t, func(c *chaintest.Chain) {
+		c.RequestLog.PayloadBytes = 4096
+		c.RequestLog.RedactFields = []string{"fail"}
+	})
+	ctx := chaintest.WithToken(t.Context(), "admin")
+	_, _ = f.Client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "visible", Secret: "hunter2", Fail: "connect"})
+	if _, err := f.Client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "visible", Secret: "hunter2"}); err != nil {
+		t.Fatal(err)
+	}
+	got := f.Sink.Wait(t, 2)
+	for _, r := range got {
+		if strings.Contains(r.RequestPayload, "hunter2") || !strings.Contains(r.RequestPayload, `"secret":"[REDACTED]"`) ||
+			!strings.Contains(r.RequestPayload, `"text":"visible"`) {
+			t.Errorf("request payload %s", r.RequestPayload)
+		}
+	}
+	if !strings.Contains(got[0].RequestPayload, `"fail":"[REDACTED]"`) {
+		t.Errorf("configured path not redacted: %s", got[0].RequestPayload)
+	}
+	if !strings.Contains(got[1].ResponsePayload, `"text":"visible"`) {
+		t.Errorf("response payload %s", got[1].ResponsePayload)
+	}
+}
+
+func TestRequestLog_ErrorsOnly(t *testing.T) {
+	f := chaintest.New(t, func(c *chaintest.Chain) { c.RequestLog.ErrorsOnly = true })
+	ctx := chaintest.WithToken(t.Context(), "admin")
+	_, _ = f.Client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "ok"})
+	_, _ = f.Client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "x", Fail: "not_found"})
+	_, _ = f.Client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "ok again"})
+	if got := f.Sink.Wait(t, 1); got[0].Code != "not_found" {
+		t.Errorf("record = %+v, want only the failed call", got[0])
+	}
+}
+
+// A failed call past its peer's budget still reaches the sinks — marked to
+// be counted without a row — while calls with credentials keep their rows.
+func TestRequestLog_FailedRowsPerPeerBudget(t *testing.T) {
+	f := chaintest.New(t, func(c *chaintest.Chain) { c.RequestLog.FailedRowsPerPeer = 2 })
+	for range 4 {
+		_, _ = f.Client.Echo(t.Context(), &switchboardtestv1.EchoRequest{Text: "x"}) // no credentials: refused
+	}
+	_, _ = f.Client.Echo(chaintest.WithToken(t.Context(), "admin"), &switchboardtestv1.EchoRequest{Text: "x", Fail: "not_found"})
+	got := f.Sink.Wait(t, 5)
+	var rows []bool
+	for _, r := range got {
+		rows = append(rows, f.Sink.Row(r))
+	}
+	if want := []bool{true, true, false, false, true}; !slices.Equal(rows, want) {
+		t.Errorf("rows kept = %v, want %v (budget of 2 for anonymous failures; authenticated calls always)", rows, want)
 	}
 }

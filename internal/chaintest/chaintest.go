@@ -41,13 +41,25 @@ import (
 type Sink struct {
 	mu      sync.Mutex
 	records []*store.RequestLog
+	rows    map[*store.RequestLog]bool
 }
 
 // Record keeps rec (Sink is a requestlog.Sink).
-func (s *Sink) Record(rec *store.RequestLog, _ bool) {
+func (s *Sink) Record(rec *store.RequestLog, row bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.records = append(s.records, rec)
+	if s.rows == nil {
+		s.rows = map[*store.RequestLog]bool{}
+	}
+	s.rows[rec] = row
+}
+
+// Row reports whether rec was handed over to keep a row of its own.
+func (s *Sink) Row(rec *store.RequestLog) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rows[rec]
 }
 
 func (s *Sink) all() []*store.RequestLog {
@@ -94,13 +106,21 @@ type Fixture struct {
 	Client  switchboardtestv1connect.EchoServiceClient
 	Handler *echo.Handler
 	Sink    *Sink
+	// Conn reaches the server, for clients of other services.
+	Conn connect.Transport
 }
 
 // Chain is what the fixture's interceptors are built with.
 type Chain struct {
 	RequestLog requestlog.Config
-	Auth       auth.Config
-	Errors     errmap.Config
+	// Authenticator defaults to TestTokens.
+	Authenticator auth.Authenticator
+	Auth          auth.Config
+	Errors        errmap.Config
+	// Extra interceptors run after the chain, before the handler.
+	Extra []connect.ServerInterceptor
+	// Register adds services beside the echo service (health, …).
+	Register func(*connect.Server)
 }
 
 // New returns the fixture; change, when set, adjusts the chain's config.
@@ -108,19 +128,23 @@ func New(t testing.TB, change func(*Chain)) *Fixture {
 	t.Helper()
 	engine := validate.New()
 	f := &Fixture{Handler: &echo.Handler{}, Sink: &Sink{}}
-	c := Chain{RequestLog: requestlog.DefaultConfig(), Auth: auth.DefaultConfig()}
+	c := Chain{RequestLog: requestlog.DefaultConfig(), Authenticator: TestTokens, Auth: auth.DefaultConfig()}
 	if change != nil {
 		change(&c)
 	}
-	server := connect.NewServer(
+	server := connect.NewServer(append([]connect.ServerInterceptor{
 		requestid.New(),
 		requestlog.New(c.RequestLog, f.Sink),
-		auth.New(TestTokens, c.Auth),
+		auth.New(c.Authenticator, c.Auth),
 		errmap.New(c.Errors),
 		validation.New(engine),
-	)
+	}, c.Extra...)...)
 	switchboardtestv1connect.RegisterEchoServiceHandler(server, f.Handler)
-	cc := connect.NewClient(connectinprocess.New(server))
+	if c.Register != nil {
+		c.Register(server)
+	}
+	f.Conn = connectinprocess.New(server)
+	cc := connect.NewClient(f.Conn)
 	f.Client = echoClient{switchboardtestv1connect.NewEchoServiceClient(cc), cc}
 	return f
 }

@@ -149,15 +149,34 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 // WaitFor polls cond until it holds, failing the test with what after 10 s.
-// Use it for effects that happen on another goroutine (a released slot, a
-// written row), never to wait out a fixed time.
+// It is the one way tests wait for an effect that happens on another
+// goroutine or process (a released slot, a written row, a status change):
+// never a bare sleep, never a loop without a deadline. cond must not block.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	WaitWithin(t, 10*time.Second, what, cond)
+}
+
+// WaitWithin is WaitFor with its own bound, for effects known to take long
+// (a replay after a minute-long outage).
+func WaitWithin(t testing.TB, bound time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for wait := time.Millisecond; !cond(); wait = min(2*wait, 100*time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after 10s waiting for %s", what)
+			t.Fatalf("timed out after %v waiting for %s", bound, what)
 		}
 		time.Sleep(wait)
 	}
+}
+
+// LetTimePass lets d of real time pass, on purpose: for tests whose subject
+// is the passage of time itself — a stream kept open past the server's
+// timeouts, load before and after an outage, a client that sends slowly.
+// why says which; it is logged. Never use it to wait for something to
+// happen: that is WaitFor.
+func LetTimePass(t testing.TB, d time.Duration, why string) {
+	t.Helper()
+	t.Logf("letting %v pass: %s", d, why)
+	time.Sleep(d)
 }

@@ -14,7 +14,6 @@ import (
 	"net/http"
 	"slices"
 	"testing"
-	"time"
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
@@ -66,13 +65,7 @@ func kittestKey(t *testing.T, e *testEnv, scopes ...string) string {
 // made next is seen by all of them.
 func (e *testEnv) waitWatchers(t *testing.T, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for e.svc.hub.count() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d watchers subscribed after 10s, want %d", e.svc.hub.count(), n)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	kittest.WaitFor(t, fmt.Sprintf("%d watchers to subscribe", n), func() bool { return e.svc.hub.count() >= n })
 }
 
 // unaryAPI is the unary part of the pet store, as every client offers it.

@@ -273,14 +273,5 @@ func queryStrings(db *sql.DB, query string) ([]string, error) {
 // waitWritten waits until the request log has written at least n rows.
 func waitWritten(t *testing.T, srv *kit.Server, n int64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if srv.LogStats().Written >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("request log did not reach %d rows", n)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	kittest.WaitFor(t, fmt.Sprintf("%d request-log rows", n), func() bool { return srv.LogStats().Written >= n })
 }
