@@ -202,3 +202,30 @@ func TestLayout_NoSleepInTests(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A file is short enough to read at once: one over 400 lines says why at
+// its top, in a comment starting "Long:".
+func TestLayout_FilesStayShortOrSayWhy(t *testing.T) {
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && (p == "gen" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") && p != "."):
+			return filepath.SkipDir
+		case !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go"):
+			return nil
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		lines := strings.Split(string(src), "\n")
+		if len(lines) > 400 && !strings.Contains(strings.Join(lines[:min(30, len(lines))], "\n"), "// Long:") {
+			t.Errorf("%s has %d lines: split it, or say why at its top (// Long: …)", p, len(lines))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
