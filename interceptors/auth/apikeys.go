@@ -50,7 +50,8 @@ type KeysConfig struct {
 	// CacheTTL is how long a verified key is trusted without asking the
 	// database; 0: every call asks.
 	CacheTTL time.Duration
-	// FlushInterval is how often last-used times are written; ≤ 0 is 30s.
+	// FlushInterval is how often last-used times are written; ≤ 0 is the
+	// default.
 	FlushInterval time.Duration
 	// Logger receives failures to record last use; nil is slog.Default().
 	Logger *slog.Logger
@@ -70,7 +71,7 @@ func DefaultKeysConfig() KeysConfig {
 // same handle.
 func NewAPIKeys(reader, writer *bun.DB, cfg KeysConfig) *APIKeys {
 	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = 30 * time.Second
+		cfg.FlushInterval = DefaultKeysConfig().FlushInterval
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
