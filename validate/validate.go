@@ -83,7 +83,8 @@ type Engine struct {
 	mu      sync.Mutex                         // serializes changes
 	proto   map[reflect.Type]map[string]string // rules read from proto options
 	goRules map[reflect.Type]map[string]string // rules given to Rules
-	seen    sync.Map                           // protoreflect.FullName → true: options read
+	learned map[protoreflect.FullName]bool     // messages whose options are read (under mu)
+	seen    sync.Map                           // the same, published once their rules are in e.v
 	v       atomic.Pointer[validator.Validate] // rebuilt on every change, never changed in place
 }
 
@@ -91,7 +92,10 @@ type Engine struct {
 // messages) or json names (for domain structs), and which knows the
 // "enum" rule: the value is a defined value of its proto enum.
 func New() *Engine {
-	e := &Engine{proto: map[reflect.Type]map[string]string{}, goRules: map[reflect.Type]map[string]string{}}
+	e := &Engine{
+		proto: map[reflect.Type]map[string]string{}, goRules: map[reflect.Type]map[string]string{},
+		learned: map[protoreflect.FullName]bool{},
+	}
 	e.rebuild()
 	return e
 }
@@ -122,8 +126,9 @@ func (e *Engine) rebuild() {
 // Rules registers rules for the fields of msg's type, keyed by Go field
 // name: {"Name": "required,min=1,max=64", "Tags":
 // "max=10,dive,min=1,max=32"}. They are merged with the rules msg's proto
-// declares; for a field both name, these win. For generated messages,
-// prefer the (switchboard.v1.rules) field option: it travels with the API.
+// declares; for a field both name, these win. A later call for the same
+// type replaces the earlier one. For generated messages, prefer the
+// (switchboard.v1.rules) field option: it travels with the API.
 func (e *Engine) Rules(msg any, rules map[string]string) {
 	t := reflect.TypeOf(msg)
 	for t.Kind() == reflect.Pointer {
@@ -131,11 +136,12 @@ func (e *Engine) Rules(msg any, rules map[string]string) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	var learned []protoreflect.FullName
 	if m, ok := msg.(proto.Message); ok {
-		e.learn(m.ProtoReflect().Descriptor())
+		learned = e.learn(m.ProtoReflect().Descriptor(), nil)
 	}
 	e.goRules[t] = maps.Clone(rules)
-	e.rebuild()
+	e.publish(learned)
 }
 
 // RegisterMessages reads the rules of the given messages and of every
@@ -145,49 +151,103 @@ func (e *Engine) Rules(msg any, rules map[string]string) {
 func (e *Engine) RegisterMessages(descs ...protoreflect.MessageDescriptor) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	changed := false
+	var learned []protoreflect.FullName
 	for _, d := range descs {
-		changed = e.learn(d) || changed
+		learned = e.learn(d, learned)
 	}
-	if changed {
-		e.rebuild()
+	if len(learned) > 0 {
+		e.publish(learned)
 	}
 }
 
-// learn reads the rules of md and every message reachable from it into
-// e.proto; it reports whether it found any message not seen before.
-// Called with e.mu held.
-func (e *Engine) learn(md protoreflect.MessageDescriptor) bool {
-	if _, ok := e.seen.Load(md.FullName()); ok {
-		return false
+// publish swaps in a validator with every rule known now, and only then
+// marks the messages just learned as seen: a Validate that finds a message
+// seen always has its rules. Called with e.mu held.
+func (e *Engine) publish(learned []protoreflect.FullName) {
+	e.rebuild()
+	for _, name := range learned {
+		e.seen.Store(name, true)
 	}
-	e.seen.Store(md.FullName(), true)
+}
+
+// learn reads the rules of md and of every message reachable from it into
+// e.proto, and returns learned with the messages read for the first time
+// appended. Called with e.mu held.
+func (e *Engine) learn(md protoreflect.MessageDescriptor, learned []protoreflect.FullName) []protoreflect.FullName {
+	if e.learned[md.FullName()] {
+		return learned
+	}
+	e.learned[md.FullName()] = true
+	learned = append(learned, md.FullName())
 	mt, err := protoregistry.GlobalTypes.FindMessageByName(md.FullName())
 	if err != nil {
-		return true // no Go type: nothing to validate against
-	}
-	t := reflect.TypeOf(mt.Zero().Interface())
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+		return learned // no Go type: nothing to validate against
 	}
 	fields := md.Fields()
 	for i := range fields.Len() {
 		f := fields.Get(i)
-		oneof := f.ContainingOneof() != nil && !f.ContainingOneof().IsSynthetic()
-		if rule := protoopt.Rules(f); rule != "" && !oneof { // a oneof's member has no struct field of its own
+		if rule := fieldRule(f); rule != "" {
+			t, name := structField(mt, f)
 			if e.proto[t] == nil {
 				e.proto[t] = map[string]string{}
 			}
-			e.proto[t][goFieldName(t, string(f.Name()))] = rule
+			e.proto[t][name] = rule
 		}
-		if f.Message() != nil {
-			e.learn(f.Message())
-			if f.IsMap() && f.MapValue().Message() != nil {
-				e.learn(f.MapValue().Message())
-			}
+		switch {
+		case f.IsMap() && f.MapValue().Message() != nil:
+			learned = e.learn(f.MapValue().Message(), learned)
+		case f.Message() != nil && !f.IsMap():
+			learned = e.learn(f.Message(), learned)
 		}
 	}
-	return true
+	return learned
+}
+
+// fieldRule is the validator tag for f: its (switchboard.v1.rules), with
+// "dive" added for a list or map of messages (validator checks the elements
+// of a slice or map only when told to), and "omitnil" in front for an unset
+// proto3 optional field, which has no value to check.
+func fieldRule(f protoreflect.FieldDescriptor) string {
+	rule := protoopt.Rules(f)
+	elems := (f.IsList() && f.Message() != nil) || (f.IsMap() && f.MapValue().Message() != nil)
+	if elems && !hasTag(rule, "dive") {
+		rule = strings.TrimPrefix(rule+",dive", ",")
+	}
+	if rule != "" && f.HasOptionalKeyword() && !hasTag(rule, "required") && !hasTag(rule, "omitempty") && !hasTag(rule, "omitnil") {
+		rule = "omitnil," + rule
+	}
+	return rule
+}
+
+func hasTag(rule, tag string) bool {
+	for _, part := range strings.Split(rule, ",") {
+		if name, _, _ := strings.Cut(part, "="); name == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// structField returns the Go struct type and field name that hold f: the
+// message's own struct, or for a member of a oneof, the generated wrapper
+// struct the oneof's interface field holds when f is set (validator looks
+// through interfaces, so rules on the wrapper apply).
+func structField(mt protoreflect.MessageType, f protoreflect.FieldDescriptor) (reflect.Type, string) {
+	t := reflect.TypeOf(mt.Zero().Interface()).Elem()
+	o := f.ContainingOneof()
+	if o == nil || o.IsSynthetic() {
+		return t, goFieldName(t, string(f.Name()))
+	}
+	m := mt.New()
+	m.Set(f, m.NewField(f))
+	v := reflect.ValueOf(m.Interface()).Elem()
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("protobuf_oneof") == string(o.Name()) {
+			wrapper := v.Field(i).Elem().Type().Elem() // *X_Member → X_Member
+			return wrapper, goFieldName(wrapper, string(f.Name()))
+		}
+	}
+	return t, goFieldName(t, string(f.Name()))
 }
 
 // know reads the rules of v's message type the first time it is met.
@@ -230,15 +290,27 @@ func (e *Engine) Validate(v any) error {
 }
 
 // ValidateFields checks only the named top-level fields of v (proto or Go
-// names), for partial updates under a field mask.
+// names), for partial updates under a field mask. A name that is not a
+// top-level field of v is a violation of its own ("unknown_field"): a mask
+// path this method cannot check must not pass unchecked.
 func (e *Engine) ValidateFields(v any, fields ...string) error {
-	goNames := make([]string, 0, len(fields))
 	t := reflect.TypeOf(v)
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
+	var out Error
+	goNames := make([]string, 0, len(fields))
 	for _, f := range fields {
-		goNames = append(goNames, goFieldName(t, f))
+		name, ok := structFieldName(t, f)
+		if !ok {
+			out.Violations = append(out.Violations, Violation{Field: f, Rule: "unknown_field",
+				Description: "is not a field that can be checked here"})
+			continue
+		}
+		goNames = append(goNames, name)
+	}
+	if len(out.Violations) > 0 {
+		return &out
 	}
 	e.know(v)
 	if err := e.v.Load().StructPartial(v, goNames...); err != nil {
@@ -270,14 +342,20 @@ func translate(err error) (*Error, bool) {
 	return out, true
 }
 
-// fieldPath drops the top-level type from a validator namespace:
-// "CreatePetRequest.pet.name" → "pet.name".
+// fieldPath drops the top-level type and any oneof from a validator
+// namespace: "CreatePetRequest.pet.name" → "pet.name",
+// "AdoptRequest.~.pet.name" → "pet.name" (a oneof is not part of a proto
+// field path).
 func fieldPath(ns string) string {
 	if _, rest, ok := strings.Cut(ns, "."); ok {
-		return rest
+		ns = rest
 	}
-	return ns
+	return strings.TrimPrefix(strings.ReplaceAll(ns, "."+oneofSegment+".", "."), oneofSegment+".")
 }
+
+// oneofSegment names a oneof's interface field in validator namespaces, so
+// fieldPath can drop it.
+const oneofSegment = "~"
 
 func joinPath(prefix, field string) string {
 	switch {
@@ -294,6 +372,9 @@ func joinPath(prefix, field string) string {
 // fieldName names struct fields in violations: the proto name from a
 // generated field's protobuf tag, else the json name, else the Go name.
 func fieldName(f reflect.StructField) string {
+	if f.Tag.Get("protobuf_oneof") != "" {
+		return oneofSegment
+	}
 	if tag := f.Tag.Get("protobuf"); tag != "" {
 		for _, part := range strings.Split(tag, ",") {
 			if name, ok := strings.CutPrefix(part, "name="); ok {
@@ -310,15 +391,24 @@ func fieldName(f reflect.StructField) string {
 }
 
 func goFieldName(t reflect.Type, name string) string {
-	if t.Kind() != reflect.Struct {
-		return name
-	}
-	for i := range t.NumField() {
-		if f := t.Field(i); f.Name == name || fieldName(f) == name {
-			return f.Name
-		}
+	if goName, ok := structFieldName(t, name); ok {
+		return goName
 	}
 	return name
+}
+
+// structFieldName finds the Go name of t's field called name (proto, json
+// or Go name).
+func structFieldName(t reflect.Type, name string) (string, bool) {
+	if t.Kind() != reflect.Struct {
+		return "", false
+	}
+	for i := range t.NumField() {
+		if f := t.Field(i); f.IsExported() && (f.Name == name || fieldName(f) == name) {
+			return f.Name, true
+		}
+	}
+	return "", false
 }
 
 // definedEnum is the "enum" rule: the field is a proto enum and its number is

@@ -5,9 +5,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
+	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/validate"
 )
 
@@ -144,5 +148,62 @@ func TestEngine_ValidateFieldsChecksOnlyTheMask(t *testing.T) {
 	}
 	if got := fields(t, e.ValidateFields(pet, "name", "species")); !slices.Equal(got, []string{"name"}) {
 		t.Errorf("name and species: %v", got)
+	}
+}
+
+// Every shape of field gets its proto rules: list and map elements (no
+// "dive" needed in the proto), a message in a oneof and a scalar oneof
+// member (on the generated wrapper), an unset proto3 optional (skipped).
+func TestEngine_ProtoRulesReachListsMapsOneofsAndOptionals(t *testing.T) {
+	e := validate.New()
+	bad := &switchboardtestv1.ProbeItem{}
+	if got := fields(t, e.Validate(&switchboardtestv1.Probe{
+		Items:  []*switchboardtestv1.ProbeItem{{Name: "ok"}, bad},
+		ByName: map[string]*switchboardtestv1.ProbeItem{"k": bad},
+		Choice: &switchboardtestv1.Probe_One{One: bad},
+		Note:   proto.String("too long"),
+	})); !slices.Equal(got, []string{"by_name[k].name", "items[1].name", "note", "one.name"}) {
+		t.Errorf("fields = %v", got)
+	}
+	if got := fields(t, e.Validate(&switchboardtestv1.Probe{Choice: &switchboardtestv1.Probe_Code{Code: "four"}})); !slices.Equal(got, []string{"code"}) {
+		t.Errorf("scalar oneof member: %v", got)
+	}
+	if err := e.Validate(&switchboardtestv1.Probe{}); err != nil {
+		t.Errorf("an empty probe (note unset): %v", err)
+	}
+	if got := fields(t, e.Validate(&switchboardtestv1.Probe{Items: make([]*switchboardtestv1.ProbeItem, 4)})); !slices.Contains(got, "items") {
+		t.Errorf("the list's own rule (max=3) with dive added: %v", got)
+	}
+}
+
+// The first validations of a message, at once from many goroutines, all
+// see its rules: it counts as known only once its rules are in use.
+func TestEngine_FirstConcurrentValidationsSeeTheRules(t *testing.T) {
+	for range 20 {
+		e := validate.New()
+		var wg sync.WaitGroup
+		var passed atomic.Int32
+		for range 8 {
+			wg.Go(func() {
+				if e.Validate(&switchboardtestv1.ProbeItem{}) == nil {
+					passed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if passed.Load() != 0 {
+			t.Fatalf("%d of 8 first validations let an invalid message through", passed.Load())
+		}
+	}
+}
+
+func TestEngine_ValidateFieldsRefusesPathsItCannotCheck(t *testing.T) {
+	e := validate.New()
+	pet := &petstorev1.Pet{Name: "Rex"}
+	if err := e.ValidateFields(pet, "name"); err != nil {
+		t.Errorf("a valid masked field: %v", err)
+	}
+	if got := fields(t, e.ValidateFields(pet, "name", "owner.name")); !slices.Equal(got, []string{"owner.name"}) {
+		t.Errorf("an unknown path: %v", got)
 	}
 }

@@ -149,6 +149,160 @@ func (x *EchoResponse) GetPrincipal() string {
 	return ""
 }
 
+// Probe exercises every shape of field the validation engine reads rules
+// for; tests only.
+type Probe struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Each item is checked: the engine adds "dive" for a list of messages.
+	Items  []*ProbeItem          `protobuf:"bytes,1,rep,name=items,proto3" json:"items,omitempty"`
+	ByName map[string]*ProbeItem `protobuf:"bytes,2,rep,name=by_name,json=byName,proto3" json:"by_name,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Types that are valid to be assigned to Choice:
+	//
+	//	*Probe_One
+	//	*Probe_Code
+	Choice isProbe_Choice `protobuf_oneof:"choice"`
+	// Unset is fine; set, it must be short.
+	Note          *string `protobuf:"bytes,5,opt,name=note,proto3,oneof" json:"note,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Probe) Reset() {
+	*x = Probe{}
+	mi := &file_switchboardtest_v1_echo_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Probe) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Probe) ProtoMessage() {}
+
+func (x *Probe) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboardtest_v1_echo_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Probe.ProtoReflect.Descriptor instead.
+func (*Probe) Descriptor() ([]byte, []int) {
+	return file_switchboardtest_v1_echo_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *Probe) GetItems() []*ProbeItem {
+	if x != nil {
+		return x.Items
+	}
+	return nil
+}
+
+func (x *Probe) GetByName() map[string]*ProbeItem {
+	if x != nil {
+		return x.ByName
+	}
+	return nil
+}
+
+func (x *Probe) GetChoice() isProbe_Choice {
+	if x != nil {
+		return x.Choice
+	}
+	return nil
+}
+
+func (x *Probe) GetOne() *ProbeItem {
+	if x != nil {
+		if x, ok := x.Choice.(*Probe_One); ok {
+			return x.One
+		}
+	}
+	return nil
+}
+
+func (x *Probe) GetCode() string {
+	if x != nil {
+		if x, ok := x.Choice.(*Probe_Code); ok {
+			return x.Code
+		}
+	}
+	return ""
+}
+
+func (x *Probe) GetNote() string {
+	if x != nil && x.Note != nil {
+		return *x.Note
+	}
+	return ""
+}
+
+type isProbe_Choice interface {
+	isProbe_Choice()
+}
+
+type Probe_One struct {
+	One *ProbeItem `protobuf:"bytes,3,opt,name=one,proto3,oneof"`
+}
+
+type Probe_Code struct {
+	Code string `protobuf:"bytes,4,opt,name=code,proto3,oneof"`
+}
+
+func (*Probe_One) isProbe_Choice() {}
+
+func (*Probe_Code) isProbe_Choice() {}
+
+type ProbeItem struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProbeItem) Reset() {
+	*x = ProbeItem{}
+	mi := &file_switchboardtest_v1_echo_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProbeItem) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProbeItem) ProtoMessage() {}
+
+func (x *ProbeItem) ProtoReflect() protoreflect.Message {
+	mi := &file_switchboardtest_v1_echo_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProbeItem.ProtoReflect.Descriptor instead.
+func (*ProbeItem) Descriptor() ([]byte, []int) {
+	return file_switchboardtest_v1_echo_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *ProbeItem) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
 var File_switchboardtest_v1_echo_proto protoreflect.FileDescriptor
 
 const file_switchboardtest_v1_echo_proto_rawDesc = "" +
@@ -161,7 +315,20 @@ const file_switchboardtest_v1_echo_proto_rawDesc = "" +
 	"\x06secret\x18\x04 \x01(\tB\x03\x80\x01\x01R\x06secret\"@\n" +
 	"\fEchoResponse\x12\x12\n" +
 	"\x04text\x18\x01 \x01(\tR\x04text\x12\x1c\n" +
-	"\tprincipal\x18\x02 \x01(\tR\tprincipal2\x9d\x03\n" +
+	"\tprincipal\x18\x02 \x01(\tR\tprincipal\"\xec\x02\n" +
+	"\x05Probe\x12>\n" +
+	"\x05items\x18\x01 \x03(\v2\x1d.switchboardtest.v1.ProbeItemB\t\xda\xf3\x18\x05max=3R\x05items\x12>\n" +
+	"\aby_name\x18\x02 \x03(\v2%.switchboardtest.v1.Probe.ByNameEntryR\x06byName\x121\n" +
+	"\x03one\x18\x03 \x01(\v2\x1d.switchboardtest.v1.ProbeItemH\x00R\x03one\x12\x1f\n" +
+	"\x04code\x18\x04 \x01(\tB\t\xda\xf3\x18\x05max=3H\x00R\x04code\x12\"\n" +
+	"\x04note\x18\x05 \x01(\tB\t\xda\xf3\x18\x05max=5H\x01R\x04note\x88\x01\x01\x1aX\n" +
+	"\vByNameEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x123\n" +
+	"\x05value\x18\x02 \x01(\v2\x1d.switchboardtest.v1.ProbeItemR\x05value:\x028\x01B\b\n" +
+	"\x06choiceB\a\n" +
+	"\x05_note\"-\n" +
+	"\tProbeItem\x12 \n" +
+	"\x04name\x18\x01 \x01(\tB\f\xda\xf3\x18\brequiredR\x04name2\x9d\x03\n" +
 	"\vEchoService\x12I\n" +
 	"\x04Echo\x12\x1f.switchboardtest.v1.EchoRequest\x1a .switchboardtest.v1.EchoResponse\x12N\n" +
 	"\aCollect\x12\x1f.switchboardtest.v1.EchoRequest\x1a .switchboardtest.v1.EchoResponse(\x01\x12M\n" +
@@ -183,27 +350,34 @@ func file_switchboardtest_v1_echo_proto_rawDescGZIP() []byte {
 	return file_switchboardtest_v1_echo_proto_rawDescData
 }
 
-var file_switchboardtest_v1_echo_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_switchboardtest_v1_echo_proto_msgTypes = make([]protoimpl.MessageInfo, 5)
 var file_switchboardtest_v1_echo_proto_goTypes = []any{
 	(*EchoRequest)(nil),  // 0: switchboardtest.v1.EchoRequest
 	(*EchoResponse)(nil), // 1: switchboardtest.v1.EchoResponse
+	(*Probe)(nil),        // 2: switchboardtest.v1.Probe
+	(*ProbeItem)(nil),    // 3: switchboardtest.v1.ProbeItem
+	nil,                  // 4: switchboardtest.v1.Probe.ByNameEntry
 }
 var file_switchboardtest_v1_echo_proto_depIdxs = []int32{
-	0, // 0: switchboardtest.v1.EchoService.Echo:input_type -> switchboardtest.v1.EchoRequest
-	0, // 1: switchboardtest.v1.EchoService.Collect:input_type -> switchboardtest.v1.EchoRequest
-	0, // 2: switchboardtest.v1.EchoService.Expand:input_type -> switchboardtest.v1.EchoRequest
-	0, // 3: switchboardtest.v1.EchoService.Chat:input_type -> switchboardtest.v1.EchoRequest
-	0, // 4: switchboardtest.v1.EchoService.PublicEcho:input_type -> switchboardtest.v1.EchoRequest
-	1, // 5: switchboardtest.v1.EchoService.Echo:output_type -> switchboardtest.v1.EchoResponse
-	1, // 6: switchboardtest.v1.EchoService.Collect:output_type -> switchboardtest.v1.EchoResponse
-	1, // 7: switchboardtest.v1.EchoService.Expand:output_type -> switchboardtest.v1.EchoResponse
-	1, // 8: switchboardtest.v1.EchoService.Chat:output_type -> switchboardtest.v1.EchoResponse
-	1, // 9: switchboardtest.v1.EchoService.PublicEcho:output_type -> switchboardtest.v1.EchoResponse
-	5, // [5:10] is the sub-list for method output_type
-	0, // [0:5] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	3, // 0: switchboardtest.v1.Probe.items:type_name -> switchboardtest.v1.ProbeItem
+	4, // 1: switchboardtest.v1.Probe.by_name:type_name -> switchboardtest.v1.Probe.ByNameEntry
+	3, // 2: switchboardtest.v1.Probe.one:type_name -> switchboardtest.v1.ProbeItem
+	3, // 3: switchboardtest.v1.Probe.ByNameEntry.value:type_name -> switchboardtest.v1.ProbeItem
+	0, // 4: switchboardtest.v1.EchoService.Echo:input_type -> switchboardtest.v1.EchoRequest
+	0, // 5: switchboardtest.v1.EchoService.Collect:input_type -> switchboardtest.v1.EchoRequest
+	0, // 6: switchboardtest.v1.EchoService.Expand:input_type -> switchboardtest.v1.EchoRequest
+	0, // 7: switchboardtest.v1.EchoService.Chat:input_type -> switchboardtest.v1.EchoRequest
+	0, // 8: switchboardtest.v1.EchoService.PublicEcho:input_type -> switchboardtest.v1.EchoRequest
+	1, // 9: switchboardtest.v1.EchoService.Echo:output_type -> switchboardtest.v1.EchoResponse
+	1, // 10: switchboardtest.v1.EchoService.Collect:output_type -> switchboardtest.v1.EchoResponse
+	1, // 11: switchboardtest.v1.EchoService.Expand:output_type -> switchboardtest.v1.EchoResponse
+	1, // 12: switchboardtest.v1.EchoService.Chat:output_type -> switchboardtest.v1.EchoResponse
+	1, // 13: switchboardtest.v1.EchoService.PublicEcho:output_type -> switchboardtest.v1.EchoResponse
+	9, // [9:14] is the sub-list for method output_type
+	4, // [4:9] is the sub-list for method input_type
+	4, // [4:4] is the sub-list for extension type_name
+	4, // [4:4] is the sub-list for extension extendee
+	0, // [0:4] is the sub-list for field type_name
 }
 
 func init() { file_switchboardtest_v1_echo_proto_init() }
@@ -211,13 +385,17 @@ func file_switchboardtest_v1_echo_proto_init() {
 	if File_switchboardtest_v1_echo_proto != nil {
 		return
 	}
+	file_switchboardtest_v1_echo_proto_msgTypes[2].OneofWrappers = []any{
+		(*Probe_One)(nil),
+		(*Probe_Code)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_switchboardtest_v1_echo_proto_rawDesc), len(file_switchboardtest_v1_echo_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   5,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
