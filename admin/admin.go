@@ -42,10 +42,12 @@ type Config struct {
 	RPC *connect.Server
 	// Access is the auth configuration, to show each method's access.
 	Access auth.Config
-	// Keys creates and revokes API keys.
+	// Keys creates and revokes API keys; without it CreateApiKey and
+	// RevokeApiKey are UNIMPLEMENTED.
 	Keys *auth.APIKeys
-	// Events feeds WatchRequestLogs.
-	Events    *events.Bus
+	// Events feeds WatchRequestLogs; without it, UNIMPLEMENTED.
+	Events *events.Bus
+	// LogWriter and Limits feed the overview's counters (zeros without).
 	LogWriter *store.LogWriter
 	Limits    *limit.Counters
 }

@@ -47,6 +47,9 @@ func (a *service) ListApiKeys(ctx context.Context, _ *adminv1.ListApiKeysRequest
 }
 
 func (a *service) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyRequest) (*adminv1.CreateApiKeyResponse, error) {
+	if a.cfg.Keys == nil {
+		return nil, errNoKeys
+	}
 	var verr validate.Error
 	if strings.TrimSpace(req.GetName()) == "" || len(req.GetName()) > 100 {
 		verr.Violations = append(verr.Violations, validate.Violation{Field: "name", Rule: "required", Description: "must be 1 to 100 characters"})
@@ -85,6 +88,9 @@ func (a *service) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyReq
 }
 
 func (a *service) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyRequest) (*adminv1.RevokeApiKeyResponse, error) {
+	if a.cfg.Keys == nil {
+		return nil, errNoKeys
+	}
 	if err := a.cfg.Keys.Revoke(ctx, req.GetId()); err != nil {
 		if errors.Is(err, store.ErrKeyNotFound) {
 			return nil, connect.Errorf(connect.CodeNotFound, "no API key with id %q", req.GetId())
@@ -125,6 +131,8 @@ func (a *service) boundedTTL(ctx context.Context, caller *switchboard.Principal,
 	}
 	return ttl, nil
 }
+
+var errNoKeys = connect.Errorf(connect.CodeUnimplemented, "this server manages no API keys")
 
 // ReasonScopeNotHeld is the ErrorInfo reason of a CreateApiKey call that asks
 // for a scope its caller does not hold.

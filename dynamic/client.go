@@ -21,9 +21,9 @@ const (
 	ProtocolGRPCWeb = "grpcweb"
 )
 
-// Options configure a Client. The zero value speaks the Connect protocol
+// Config configures a Client. The zero value speaks the Connect protocol
 // over TLS with the system's roots.
-type Options struct {
+type Config struct {
 	// Plaintext uses HTTP without TLS (HTTP/2 prior knowledge, h2c). A target
 	// written as http://… is plaintext too.
 	Plaintext bool
@@ -47,7 +47,7 @@ type Options struct {
 // Client reaches one target.
 type Client struct {
 	baseURL  string
-	opts     Options
+	opts     Config
 	calls    *connect.Client // for RPCs: the chosen protocol and HTTP version
 	reflect  *connect.Client // for reflection: gRPC over HTTP/2
 	protocol string
@@ -55,7 +55,7 @@ type Client struct {
 
 // NewClient prepares calls to target: "host:port", or a URL
 // ("http://host:port" for plaintext, "https://host:port").
-func NewClient(target string, opts Options) (*Client, error) {
+func NewClient(target string, opts Config) (*Client, error) {
 	base, plaintext, err := parseTarget(target, opts.Plaintext)
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func parseTarget(target string, plaintext bool) (base string, isPlaintext bool, 
 }
 
 // httpClient builds the transport: h2c or TLS for HTTP/2, or HTTP/1.1 only.
-func httpClient(opts Options, http1 bool) (*http.Client, error) {
+func httpClient(opts Config, http1 bool) (*http.Client, error) {
 	protocols := new(http.Protocols)
 	switch {
 	case http1:

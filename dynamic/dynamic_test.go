@@ -53,7 +53,7 @@ func client(t *testing.T, addr, key, protocol string, http1 bool) (*dynamic.Clie
 	if key != "" {
 		h["Authorization"] = []string{"Bearer " + key}
 	}
-	c, err := dynamic.NewClient(addr, dynamic.Options{Plaintext: true, Header: h, Protocol: protocol, HTTP1: http1})
+	c, err := dynamic.NewClient(addr, dynamic.Config{Plaintext: true, Header: h, Protocol: protocol, HTTP1: http1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +190,7 @@ func TestReflection_ListDescribeTemplate(t *testing.T) {
 		!strings.Contains(text, "int32 count = 3;") {
 		t.Errorf("describe message:\n%s", text)
 	}
-	tmpl := dynamic.Template(msg.(protoreflect.MessageDescriptor), dynamic.TemplateOptions{ProtoNames: true})
+	tmpl := dynamic.Template(msg.(protoreflect.MessageDescriptor), dynamic.TemplateConfig{ProtoNames: true})
 	var got map[string]any
 	if err := json.Unmarshal(tmpl, &got); err != nil {
 		t.Fatalf("template is not JSON: %v\n%s", err, tmpl)
@@ -320,7 +320,7 @@ func TestTLS_CustomCAAndEvents(t *testing.T) {
 	header := map[string][]string{"Authorization": {"Bearer " + key}}
 
 	// Without the CA the system roots do not trust the certificate.
-	untrusted, err := dynamic.NewClient(target, dynamic.Options{Header: header})
+	untrusted, err := dynamic.NewClient(target, dynamic.Config{Header: header})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -328,7 +328,7 @@ func TestTLS_CustomCAAndEvents(t *testing.T) {
 		t.Error("a self-signed certificate was trusted without --cacert")
 	}
 	for _, protocol := range []string{dynamic.ProtocolConnect, dynamic.ProtocolGRPC, dynamic.ProtocolGRPCWeb} {
-		c, err := dynamic.NewClient(target, dynamic.Options{CACertFile: certFile, Header: header, Protocol: protocol})
+		c, err := dynamic.NewClient(target, dynamic.Config{CACertFile: certFile, Header: header, Protocol: protocol})
 		if err != nil {
 			t.Fatal(err)
 		}

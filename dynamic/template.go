@@ -13,8 +13,8 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// TemplateOptions tune Template.
-type TemplateOptions struct {
+// TemplateConfig tunes Template.
+type TemplateConfig struct {
 	// ProtoNames uses proto field names (page_size) instead of JSON names
 	// (pageSize); the server accepts both.
 	ProtoNames bool
@@ -31,7 +31,7 @@ type TemplateOptions struct {
 // (google.api.field_behavior) = OUTPUT_ONLY are left out, and repeated or
 // map fields of scalars are empty rather than holding a zero value the
 // server would take as real. With Types every field is listed.
-func Template(md protoreflect.MessageDescriptor, opts TemplateOptions) []byte {
+func Template(md protoreflect.MessageDescriptor, opts TemplateConfig) []byte {
 	var b bytes.Buffer
 	writeTemplate(&b, md, opts, "", map[protoreflect.FullName]bool{})
 	b.WriteByte('\n')
@@ -59,7 +59,7 @@ var wellKnown = map[protoreflect.FullName][2]string{
 	"google.protobuf.DoubleValue": {`0`, "double or null"},
 }
 
-func writeTemplate(b *bytes.Buffer, md protoreflect.MessageDescriptor, opts TemplateOptions, indent string, seen map[protoreflect.FullName]bool) {
+func writeTemplate(b *bytes.Buffer, md protoreflect.MessageDescriptor, opts TemplateConfig, indent string, seen map[protoreflect.FullName]bool) {
 	if wk, ok := wellKnown[md.FullName()]; ok {
 		if opts.Types {
 			b.WriteString(quote(wk[1]))
@@ -116,7 +116,7 @@ func writeTemplate(b *bytes.Buffer, md protoreflect.MessageDescriptor, opts Temp
 	b.WriteString(indent + "}")
 }
 
-func writeValue(b *bytes.Buffer, f protoreflect.FieldDescriptor, opts TemplateOptions, indent string, seen map[protoreflect.FullName]bool) {
+func writeValue(b *bytes.Buffer, f protoreflect.FieldDescriptor, opts TemplateConfig, indent string, seen map[protoreflect.FullName]bool) {
 	switch f.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		writeTemplate(b, f.Message(), opts, indent, seen)
@@ -151,7 +151,7 @@ func writeValue(b *bytes.Buffer, f protoreflect.FieldDescriptor, opts TemplateOp
 	}
 }
 
-func mapKey(f protoreflect.FieldDescriptor, opts TemplateOptions) string {
+func mapKey(f protoreflect.FieldDescriptor, opts TemplateConfig) string {
 	if opts.Types {
 		return quote(f.Kind().String())
 	}

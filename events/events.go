@@ -20,10 +20,15 @@ import (
 type Kind string
 
 const (
+	// CallFinished: a call ended; Event.Call is its request-log record.
 	CallFinished Kind = "call.finished"
-	KeyCreated   Kind = "key.created"
-	KeyRevoked   Kind = "key.revoked"
-	KeyRejected  Kind = "key.rejected"
+	// KeyCreated: an API key was made; Event.KeyID names it.
+	KeyCreated Kind = "key.created"
+	// KeyRevoked: an API key was revoked; Event.KeyID names it.
+	KeyRevoked Kind = "key.revoked"
+	// KeyRejected: a call was refused for its credentials; Event.Reason
+	// says why, KeyID names the key they claimed (if any).
+	KeyRejected Kind = "key.rejected"
 )
 
 // Event is one thing the kit saw. Call is set for call.finished (treat it as

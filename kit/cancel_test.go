@@ -91,7 +91,7 @@ func TestCancel_ClientCancelsAndDeadlinesAreNotServerFaults(t *testing.T) {
 	}()
 	kittest.WaitFor(t, "the call to reach the handler", func() bool { return env.handler.Calls.Load() >= 1 })
 	cancel()
-	<-done
+	kittest.Receive(t, done, "the cancelled call to end")
 	deadlineCtx, stop := context.WithTimeout(t.Context(), 200*time.Millisecond)
 	defer stop()
 	_, err := client.Echo(deadlineCtx, &switchboardtestv1.EchoRequest{Text: "x", Fail: "interrupted"})
@@ -157,5 +157,5 @@ func TestCancel_CallsCutAtShutdownAreUnavailable(t *testing.T) {
 	if got[0].Code != "unavailable" || got[0].ErrorReason != "SHUTTING_DOWN" {
 		t.Errorf("call cut at shutdown logged as %s %s, want unavailable SHUTTING_DOWN", got[0].Code, got[0].ErrorReason)
 	}
-	<-done
+	kittest.Receive(t, done, "the cut call to end")
 }

@@ -1,6 +1,7 @@
 package kit
 
 import (
+	"cmp"
 	"fmt"
 
 	"connectrpc.com/connect/v2"
@@ -41,7 +42,7 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 	}
 	writer := cfg.LogWriter
 	writer.SpillDir = cfg.spillDir()
-	writer.Logger = s.log
+	writer.Logger = cmp.Or(writer.Logger, s.log)
 	writer.Observers = append(writer.Observers, s.dbHealth)
 	if s.metrics != nil {
 		writer.Observers = append(writer.Observers, s.metrics)
@@ -55,7 +56,7 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 	}
 
 	keys := cfg.APIKeys
-	keys.Logger, keys.Events = s.log, s.events
+	keys.Logger, keys.Events = cmp.Or(keys.Logger, s.log), s.events
 	s.keys = auth.NewAPIKeys(s.reader, s.db, keys)
 	authn := cfg.Authenticator
 	if authn == nil {
@@ -66,7 +67,7 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 	}
 
 	logCfg := cfg.RequestLog
-	logCfg.TrustedProxies, logCfg.Logger = cfg.TrustedProxies, s.log
+	logCfg.TrustedProxies, logCfg.Logger = cfg.TrustedProxies, cmp.Or(logCfg.Logger, s.log)
 	sinks := []requestlog.Sink{s.logWriter, s.events}
 	if s.metrics != nil {
 		sinks = append(sinks, s.metrics)
@@ -81,9 +82,7 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 	limits := cfg.Limits
 	limits.TrustedProxies, limits.Counters = cfg.TrustedProxies, s.limits
 	errCfg := cfg.Errors
-	if errCfg.Logger == nil {
-		errCfg.Logger = s.log
-	}
+	errCfg.Logger = cmp.Or(errCfg.Logger, s.log)
 
 	chain := []connect.ServerInterceptor{requestid.New(), requestLog}
 	if cfg.TracerProvider != nil {

@@ -49,7 +49,7 @@ type Config struct {
 	// TLSClientAuth asks clients for certificates (mTLS): "none" (the
 	// default), "verify-if-given" (a certificate is optional, but one that is
 	// sent must verify against TLSClientCAFile) or "require". A verified
-	// certificate authenticates its caller (interceptors.ClientCerts), beside
+	// certificate authenticates its caller (auth.ClientCerts), beside
 	// API keys; a key sent with the call wins.
 	TLSClientAuth string
 	// TLSClientCAFile holds the CA certificates (PEM) client certificates
@@ -125,26 +125,34 @@ type Config struct {
 	// protected: keys need the scope "admin").
 	Admin bool
 
+	// LogSpillDir is where request-log batches wait on local disk while the
+	// database is unavailable. Empty (the default): derived from the DSN —
+	// beside a SQLite file ("<file>-log-spill"), or for PostgreSQL a
+	// directory named for the database under the user's cache directory
+	// ($XDG_CACHE_HOME or ~/.cache/switchboard); "off": no spill. New sets
+	// LogWriter.SpillDir from it.
+	LogSpillDir string
+
+	// The components' configs. New sets in them what the server owns: the
+	// logger where none is set, TrustedProxies from the field above, the
+	// event bus and the limiter's counters.
+
 	// DB opens the database (pool size, SQLite busy timeout).
 	DB store.Config
-	// LogWriter writes the request log. An empty SpillDir is derived from
-	// the DSN (beside a SQLite file; under the user's cache directory for
-	// PostgreSQL); "off" turns the spill off.
+	// LogWriter writes the request log.
 	LogWriter store.WriterConfig
-	// RequestLog records each call; New sets its TrustedProxies and Logger.
+	// RequestLog records each call.
 	RequestLog requestlog.Config
 	// LogSkipProcedures are procedure patterns the request log does not see
 	// at all (no row, no line, no metrics); selector.Except keeps it off them.
 	LogSkipProcedures []string
-	// Auth decides who may call what; New sets its TrustedProxies and Events.
+	// Auth decides who may call what.
 	Auth auth.Config
-	// APIKeys tunes the built-in API keys; New sets its Logger and Events.
+	// APIKeys tunes the built-in API keys.
 	APIKeys auth.KeysConfig
-	// Limits caps calls and streams; New sets its TrustedProxies and
-	// Counters.
+	// Limits caps calls and streams.
 	Limits limit.Config
-	// Errors maps errors to statuses; the error-info flag sets AuthoredAsIs,
-	// New sets its Logger when nil.
+	// Errors maps errors to statuses; the error-info flag sets AuthoredAsIs.
 	Errors errmap.Config
 
 	// Code: what an application wires in Go; no flag or variable sets these.
@@ -210,6 +218,7 @@ func DefaultConfig() Config {
 		Auth:                 auth.DefaultConfig(),
 		APIKeys:              auth.DefaultKeysConfig(),
 		Limits:               limit.DefaultConfig(),
+		Errors:               errmap.DefaultConfig(),
 	}
 }
 
@@ -248,8 +257,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: log-queue-size, log-batch-size and log-flush-interval must be positive")
 	case c.logLevel() == nil:
 		return fmt.Errorf("kit: log-level %q: want debug, info, warn or error", c.LogLevel)
-	case c.APIKeys.Header == "":
-		return fmt.Errorf("kit: api-key-header is empty")
+	case c.Auth.FailureLimit < 0, c.Auth.FailureLimit > 0 && c.Auth.FailureWindow <= 0:
+		return fmt.Errorf("kit: auth-failure-limit must not be negative, and needs a positive auth-failure-window")
+	case c.APIKeys.CacheTTL < 0, c.LogWriter.Retention < 0, c.RequestLog.PayloadBytes < 0, c.CORSMaxAge < 0:
+		return fmt.Errorf("kit: api-key-cache-ttl, log-retention, log-payload-bytes and cors-max-age must not be negative")
 	}
 	if _, err := auth.ParseIdentityScopes(c.TLSClientScopes); err != nil {
 		return fmt.Errorf("kit: tls-client-scopes: %w", err)
@@ -272,12 +283,12 @@ func (c *Config) Validate() error {
 // spillDir resolves LogSpillDir: "" when off (or for an in-memory
 // database), else the configured or derived directory.
 func (c *Config) spillDir() string {
-	switch c.LogWriter.SpillDir {
+	switch c.LogSpillDir {
 	case "off":
 		return ""
 	case "":
 	default:
-		return c.LogWriter.SpillDir
+		return c.LogSpillDir
 	}
 	dialect, source, err := store.ParseDSN(c.DSN)
 	if err != nil {

@@ -18,7 +18,10 @@ func (s *Server) corsHandler(h http.Handler) http.Handler {
 	if len(s.cfg.CORSAllowedOrigins) == 0 {
 		return h
 	}
-	allowed := append(connectcors.AllowedHeaders(), "Authorization", s.cfg.APIKeys.Header, "X-Request-Id")
+	allowed := append(connectcors.AllowedHeaders(), "Authorization", "X-Request-Id")
+	if s.cfg.APIKeys.Header != "" {
+		allowed = append(allowed, s.cfg.APIKeys.Header)
+	}
 	exposed := append(connectcors.ExposedHeaders(), "X-Request-Id")
 	return cors.New(cors.Options{
 		AllowedOrigins:   slices.Clone(s.cfg.CORSAllowedOrigins),

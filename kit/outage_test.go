@@ -32,7 +32,7 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 	pg := storetest.StartServer(t)
 	var observed atomic.Int64
 	public := switchboardtestv1connect.EchoServicePublicEchoProcedure
-	env := startEcho(t, pg.DSN, func(c *kit.Config) { c.LogWriter.SpillDir = t.TempDir() },
+	env := startEcho(t, pg.DSN, func(c *kit.Config) { c.LogSpillDir = t.TempDir() },
 		observe(func(r *store.RequestLog) {
 			if "/"+r.Procedure == public {
 				observed.Add(1)
@@ -64,7 +64,7 @@ func TestRequestLog_APostgresOutageUnderLoadLosesNoRecord(t *testing.T) {
 	pg.Stop()
 	healthz := func(want int) func() bool {
 		return func() bool {
-			res, err := http.Get(env.run.URL + "/healthz")
+			res, err := (&http.Client{Timeout: 2 * time.Second}).Get(env.run.URL + "/healthz")
 			if err != nil {
 				return false
 			}

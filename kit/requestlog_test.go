@@ -162,7 +162,7 @@ func grpcStream(t *testing.T, conn *grpc.ClientConn, procedure string, clientStr
 
 func TestRequestLog_DatabaseDownWithoutSpillCallsSucceedAndDropsAreCounted(t *testing.T) {
 	env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
-		c.LogWriter.SpillDir = "off"
+		c.LogSpillDir = "off"
 		c.LogWriter.QueueSize = 4
 		c.LogWriter.BatchSize = 2
 		c.LogWriter.FlushInterval = 20 * time.Millisecond
@@ -255,7 +255,7 @@ func TestRequestLog_ForwardedForOnlyFromTrustedProxies(t *testing.T) {
 			if _, err := client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "x"}); err != nil {
 				t.Fatal(err)
 			}
-			if ip := <-got; ip != tc.want {
+			if ip := kittest.Receive(t, got, "the call's record"); ip != tc.want {
 				t.Errorf("peer_ip = %q, want %q", ip, tc.want)
 			}
 		})
@@ -293,7 +293,7 @@ func TestRequestLog_DatabaseDownRecordsWaitOnDiskAndTheNextRunReplaysThem(t *tes
 		c.LogWriter.QueueSize = 100
 		c.LogWriter.BatchSize = 2
 		c.LogWriter.FlushInterval = 20 * time.Millisecond
-		c.LogWriter.SpillDir = spill
+		c.LogSpillDir = spill
 	}
 	env := startEcho(t, dsn, mutate)
 	call := func(env *echoEnv) error {

@@ -37,11 +37,13 @@ func (s *Server) Run(ctx context.Context) error {
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
 	// Read every request message's (switchboard.v1.rules) now, not on the
 	// first call.
+	var requests []protoreflect.MessageDescriptor
 	for spec := range s.rpc.Specs() {
 		if method, ok := spec.Schema.(protoreflect.MethodDescriptor); ok {
-			s.validator.RegisterMessages(method.Input())
+			requests = append(requests, method.Input())
 		}
 	}
+	s.validator.RegisterMessages(requests...)
 	if s.metrics != nil {
 		s.metrics.Preregister(s.rpc)
 		s.mux.Handle("GET /metrics", s.metrics.Handler())

@@ -14,6 +14,10 @@
 // tags go through the same engine. Field paths use proto names — "pet.name",
 // "pets[2].tags[0]" — never Go names.
 //
-// It must not know about transports or status codes beyond producing
-// *Error: mapping that to INVALID_ARGUMENT is the error interceptor's job.
+// JSONCodec is the one piece that meets the wire: connect's JSON codec, with
+// enum names checked while decoding so an unknown one is a violation like
+// any other rather than a bare decode error.
+//
+// It must not know about status codes beyond producing *Error: mapping that
+// to INVALID_ARGUMENT is the error interceptor's job.
 package validate

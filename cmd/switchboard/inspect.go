@@ -97,7 +97,7 @@ func runTemplate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if !ok {
 		return fmt.Errorf("%s is not a message or method", rest[1])
 	}
-	_, err = stdout.Write(dynamic.Template(md, dynamic.TemplateOptions{ProtoNames: *protoNames, Types: *typed}))
+	_, err = stdout.Write(dynamic.Template(md, dynamic.TemplateConfig{ProtoNames: *protoNames, Types: *typed}))
 	return err
 }
 

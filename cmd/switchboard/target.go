@@ -64,7 +64,7 @@ func (t *targetFlags) connect(ctx context.Context, target string) (*dynamic.Clie
 			t.protocol = dynamic.ProtocolConnect
 		}
 	}
-	c, err := dynamic.NewClient(target, dynamic.Options{
+	c, err := dynamic.NewClient(target, dynamic.Config{
 		Plaintext: t.plaintext, CACertFile: t.cacert, Header: header, Protocol: t.protocol, HTTP1: t.http1,
 	})
 	if err != nil {

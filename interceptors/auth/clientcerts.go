@@ -67,7 +67,7 @@ func (c *ClientCerts) Authenticate(ctx context.Context, _ *connect.Header) (*swi
 		return nil, nil
 	}
 	leaf := info.TLS().VerifiedChains[0][0]
-	ids := Identities(leaf)
+	ids := identities(leaf)
 	if len(ids) == 0 {
 		return nil, &CredentialError{Detail: "client certificate names no identity"}
 	}
@@ -83,12 +83,12 @@ func (c *ClientCerts) Authenticate(ctx context.Context, _ *connect.Header) (*swi
 	return &switchboard.Principal{KeyID: "x509:" + hex.EncodeToString(sum[:8]), Name: ids[0], Scopes: scopes}, nil
 }
 
-// Identities lists what a client certificate says its holder is: URI SANs
+// identities lists what a client certificate says its holder is: URI SANs
 // ("spiffe://example.org/billing"), then DNS SANs ("billing.internal"), then
 // the subject common name as "cn:NAME". The kinds cannot be mistaken for
 // one another: a DNS name has no ":", a URI has "://", and a common name
 // always carries its prefix.
-func Identities(cert *x509.Certificate) []string {
+func identities(cert *x509.Certificate) []string {
 	var ids []string
 	for _, u := range cert.URIs {
 		ids = append(ids, u.String())

@@ -24,7 +24,8 @@ type Config struct {
 	// credentials, anonymous calls and health checks are never refused by
 	// it. The peer is its IP address (IPv6: its /64), or the client behind a
 	// trusted proxy. 0: off.
-	FailureLimit  int
+	FailureLimit int
+	// FailureWindow is the limit's fixed window; ≤ 0 turns the limit off.
 	FailureWindow time.Duration
 	// TrustedProxies are the proxies whose X-Forwarded-For names the peer.
 	TrustedProxies []netip.Prefix

@@ -2,12 +2,10 @@ package errmap
 
 import "log/slog"
 
-// Config tunes error mapping. The zero value is the default.
+// Config tunes error mapping. Start from DefaultConfig.
 type Config struct {
 	// Rules are tried before DefaultRules, so they win.
 	Rules []Rule
-	// Domain is google.rpc.ErrorInfo.domain; empty is "switchboard".
-	Domain string
 	// AuthoredAsIs sends a *connect.Error authored by a handler or by the
 	// transport (a decode error, a size limit) exactly as authored, without
 	// the ErrorInfo the kit otherwise appends; errors the kit maps or
@@ -17,3 +15,8 @@ type Config struct {
 	// Logger receives causes and panics; nil is slog.Default().
 	Logger *slog.Logger
 }
+
+// DefaultConfig returns the defaults: the kit's table alone, and every
+// error carrying the kit's ErrorInfo (its domain is always "switchboard",
+// the same for the errors auth and the limiter author).
+func DefaultConfig() Config { return Config{} }

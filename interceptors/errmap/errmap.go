@@ -112,11 +112,8 @@ func validationDetails(err error) (string, []proto.Message) {
 // metadata.request_id}; the cause is logged with the request id and never
 // sent.
 func New(cfg Config) connect.ServerInterceptor {
-	o := &mapper{rules: append(append([]Rule{}, cfg.Rules...), DefaultRules()...), domain: cfg.Domain,
+	o := &mapper{rules: append(append([]Rule{}, cfg.Rules...), DefaultRules()...), domain: rpcerr.Domain,
 		logger: cfg.Logger, asAuthored: cfg.AuthoredAsIs}
-	if o.domain == "" {
-		o.domain = rpcerr.Domain
-	}
 	if o.logger == nil {
 		o.logger = slog.Default()
 	}
@@ -244,16 +241,16 @@ func (o *mapper) withErrorInfo(ctx context.Context, cerr *connect.Error) *connec
 			}
 		}
 	}
-	detail, err := connectproto.NewErrorDetail(rpcerr.Info(ctx, o.domain, ReasonForCode(cerr.Code())))
+	detail, err := connectproto.NewErrorDetail(rpcerr.Info(ctx, o.domain, reasonForCode(cerr.Code())))
 	if err != nil {
 		return cerr
 	}
 	return cerr.WithDetail(detail)
 }
 
-// ReasonForCode is the ErrorInfo reason given to an error that names none:
+// reasonForCode is the ErrorInfo reason given to an error that names none:
 // its code in upper snake case ("NOT_FOUND", "INVALID_ARGUMENT").
-func ReasonForCode(code connect.Code) string {
+func reasonForCode(code connect.Code) string {
 	return strings.ToUpper(code.String())
 }
 

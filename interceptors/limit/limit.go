@@ -70,10 +70,6 @@ func New(cfg Config) connect.ServerInterceptor {
 						"the server has too many open streams; retry later", time.Second)
 				}
 				defer closeStream()
-				if spec.StreamType != connect.StreamTypeServer {
-					// Admitted: a client stream sends when it pleases.
-					callctx.LiftBodyDeadline(ctx)
-				}
 			}
 			release, ok := l.acquire(ctx, spec.Procedure)
 			if !ok {
@@ -81,6 +77,11 @@ func New(cfg Config) connect.ServerInterceptor {
 				return overloaded(ctx, l.cfg.Wait)
 			}
 			defer release()
+			if spec.StreamType == connect.StreamTypeClient || spec.StreamType == connect.StreamTypeBidi {
+				// Admitted past every cap: a client stream sends when it
+				// pleases. A refused one keeps its body deadline.
+				callctx.LiftBodyDeadline(ctx)
+			}
 			l.counters.inFlight.Add(1)
 			defer l.counters.inFlight.Add(-1)
 			if _, has := ctx.Deadline(); !has {

@@ -10,8 +10,8 @@ import (
 	"google.golang.org/protobuf/types/descriptorpb"
 )
 
-// Redacted replaces a secret value in captured payloads.
-const Redacted = "[REDACTED]"
+// redacted replaces a secret value in captured payloads.
+const redacted = "[REDACTED]"
 
 // payloadCapture turns a message into JSON for the request log with secrets
 // removed: fields whose descriptor says debug_redact, and configured paths.
@@ -78,7 +78,7 @@ func redactPath(node any, path []string) {
 			return
 		}
 		if len(path) == 1 {
-			n[path[0]] = Redacted
+			n[path[0]] = redacted
 			return
 		}
 		redactPath(v, path[1:])

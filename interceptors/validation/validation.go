@@ -10,6 +10,7 @@ package validation
 
 import (
 	"context"
+	"google.golang.org/protobuf/proto"
 
 	"connectrpc.com/connect/v2"
 
@@ -38,7 +39,7 @@ func (s *validatingStream) Receive(msg any) error {
 	if err := s.ServerStream.Receive(msg); err != nil {
 		return err
 	}
-	if !validate.IsMessage(msg) {
+	if _, ok := msg.(proto.Message); !ok {
 		return nil
 	}
 	return s.engine.Validate(msg)

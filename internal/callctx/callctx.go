@@ -6,7 +6,9 @@
 //
 // It is internal on purpose: code outside this module cannot put a
 // principal on a context, so a handler that reads one knows auth put it
-// there. It must stay free of behaviour — context values only.
+// there. It must stay free of behaviour: context values only (the body lift
+// is a function the server's HTTP layer puts there, which the limiter only
+// calls).
 package callctx
 
 import (

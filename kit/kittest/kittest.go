@@ -4,6 +4,7 @@ package kittest
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -65,11 +66,16 @@ func Start(t testing.TB, srv *kit.Server) *Running {
 }
 
 // Stop begins a graceful shutdown and waits for Run to return; it returns
-// Run's error. Safe to call more than once.
+// Run's error. Safe to call more than once. A shutdown that takes longer
+// than a minute — far past any grace period a test sets — is an error.
 func (r *Running) Stop() error {
 	r.once.Do(func() {
 		r.cancel()
-		r.err = <-r.done
+		select {
+		case r.err = <-r.done:
+		case <-time.After(time.Minute):
+			r.err = errors.New("kittest: the server did not stop within a minute")
+		}
 	})
 	return r.err
 }
@@ -151,7 +157,8 @@ func (w testWriter) Write(p []byte) (int, error) {
 // WaitFor polls cond until it holds, failing the test with what after 10 s.
 // It is the one way tests wait for an effect that happens on another
 // goroutine or process (a released slot, a written row, a status change):
-// never a bare sleep, never a loop without a deadline. cond must not block.
+// never a bare sleep, never a loop without a deadline. cond must return
+// promptly: bound any call it makes.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	WaitWithin(t, 10*time.Second, what, cond)
@@ -167,6 +174,19 @@ func WaitWithin(t testing.TB, bound time.Duration, what string, cond func() bool
 			t.Fatalf("timed out after %v waiting for %s", bound, what)
 		}
 		time.Sleep(wait)
+	}
+}
+
+// Receive returns the next value from ch, failing the test with what if
+// none comes within 10 s: a channel receive in a test always has a deadline.
+func Receive[T any](t testing.TB, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out after 10s waiting for %s", what)
+		panic("unreachable")
 	}
 }
 

@@ -108,7 +108,7 @@ func TestFaults_SQLiteReadsNeverQueueBehindAWriteLock(t *testing.T) {
 	}
 	release()
 	for range writers {
-		if err := <-writes; err != nil {
+		if err := kittest.Receive(t, writes, "a write to finish"); err != nil {
 			t.Errorf("write after the lock was released: %v", err)
 		}
 	}

@@ -121,7 +121,7 @@ func TestWatchPets_StreamsLiveChangesOverEveryProtocol(t *testing.T) {
 			petstorev1.EventType_EVENT_TYPE_DELETED,
 		}
 		for range streams {
-			r := <-results
+			r := kittest.Receive(t, results, "a watcher's events")
 			var got []petstorev1.EventType
 			for _, ev := range r.events {
 				got = append(got, ev.GetType())
@@ -221,7 +221,7 @@ func TestShutdown_EndsWatchCleanlyAndRefusesNewCalls(t *testing.T) {
 
 	env.run.StopAsync()
 	for range streams {
-		if err := <-ended; !errors.Is(err, io.EOF) {
+		if err := kittest.Receive(t, ended, "a watch to end"); !errors.Is(err, io.EOF) {
 			t.Errorf("watch ended with %v, want a clean end of stream", err)
 		}
 	}
