@@ -53,7 +53,9 @@ type Config struct {
 }
 
 // New returns the admin API; register it with
-// adminv1connect.RegisterAdminServiceHandler.
+// adminv1connect.RegisterAdminServiceHandler, on a server whose chain has
+// the auth interceptor: the API's scopes ("admin.read" to read, "admin" to
+// manage keys) are declared in its proto and enforced there, not here.
 func New(cfg Config) adminv1connect.AdminServiceHandler {
 	if cfg.Limits == nil {
 		cfg.Limits = new(limit.Counters)

@@ -86,10 +86,12 @@ export const scope: GenExtension<MethodOptions, string> = /*@__PURE__*/
  *   repeated string tags = 5 [(switchboard.v1.rules) = "max=10,dive,min=1,max=32"];
  *   Species species = 3 [(switchboard.v1.rules) = "required,enum"];
  *
- * "enum" means a value the field's enum defines. Reflection carries the
- * rules to every client (switchboard describe shows them). Fields of a
- * oneof take no rules; cross-field checks stay in Go (validate.Engine
- * Rules, or a Validate() error method on the message).
+ * "enum" means a value the field's enum defines. The elements of a list
+ * or map of messages are checked by their own rules (no "dive" needed), a
+ * oneof member's rules apply when it is the one set, and an unset
+ * optional field is not checked. Reflection carries the rules to every
+ * client (switchboard describe shows them). Cross-field checks stay in Go
+ * (validate.Engine Rules, or a Validate() error method on the message).
  *
  * @generated from extension: string rules = 51003;
  */
