@@ -85,6 +85,7 @@ func TestLimit_OverTheCapIsResourceExhaustedAtOnce(t *testing.T) {
 		if _, err := client.Echo(t.Context(), &switchboardtestv1.EchoRequest{Text: "x"}); err != nil {
 			t.Errorf("after release: %v", err)
 		}
+		synctest.Wait() // every handler has returned, its deferred release done
 		if counters.Rejected() != 1 || counters.InFlight() != 0 {
 			t.Errorf("rejected %d in flight %d, want 1 and 0", counters.Rejected(), counters.InFlight())
 		}
@@ -221,7 +222,9 @@ func TestLimit_StreamCapsRefuseAtOnceAndGiveSlotsBack(t *testing.T) {
 				t.Errorf("held stream: %v", err)
 			}
 		}
-		if err := <-openCollect(t.Context(), client, "x"); err != nil || counters.Streams() != 0 || counters.Rejected() != 1 {
+		err = <-openCollect(t.Context(), client, "x")
+		synctest.Wait() // the server's side of every stream has ended too
+		if err != nil || counters.Streams() != 0 || counters.Rejected() != 1 {
 			t.Errorf("after release: %v; streams %d rejected %d, want nil, 0, 1", err, counters.Streams(), counters.Rejected())
 		}
 	})
