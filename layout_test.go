@@ -24,7 +24,7 @@ var layers = []struct {
 	{"generated code and the call context", []string{"gen/*", "internal/callctx"}},
 	{"vocabulary", []string{".", "internal/peer", "internal/protoopt"}},
 	{"foundations", []string{"store", "validate", "dynamic", "internal/rpcerr"}},
-	{"in-process services", []string{"events"}},
+	{"buses: in-process and across replicas", []string{"events", "cluster"}},
 	{"the pipeline", []string{"interceptors", "interceptors/*"}},
 	{"features on the registry", []string{"health", "metrics", "admin", "admin/adminui"}},
 	{"the server", []string{"kit"}},

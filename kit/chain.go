@@ -56,7 +56,7 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 	}
 
 	keys := cfg.APIKeys
-	keys.Logger, keys.Events = cmp.Or(keys.Logger, s.log), s.events
+	keys.Logger, keys.Events, keys.Cluster = cmp.Or(keys.Logger, s.log), s.events, s.cluster
 	s.keys = auth.NewAPIKeys(s.reader, s.db, keys)
 	authn := cfg.Authenticator
 	if authn == nil {

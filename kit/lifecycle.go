@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboardkit/switchboard/cluster"
 	"github.com/switchboardkit/switchboard/health"
 	"github.com/switchboardkit/switchboard/store"
 )
@@ -19,15 +20,13 @@ import (
 // heartbeat keeps this instance's row current until ctx ends (the admin
 // API lists instances from it).
 func (s *Server) heartbeat(ctx context.Context) {
-	id := make([]byte, 8)
-	_, _ = rand.Read(id)
 	host, _ := os.Hostname()
 	version := "devel"
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
 		version = info.Main.Version
 	}
 	inst := &store.Instance{
-		ID: hex.EncodeToString(id), Host: host, Address: s.addr.String(), Version: version,
+		ID: s.instance, Host: host, Address: s.addr.String(), Version: version,
 		StartedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
 	beat := func() {
@@ -165,4 +164,26 @@ func (d *dbHealth) writable() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return !d.failing
+}
+
+// newInstanceID names this process among the replicas.
+func newInstanceID() string {
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return hex.EncodeToString(id)
+}
+
+// openCluster makes the cluster bus: LISTEN/NOTIFY on PostgreSQL (Run
+// listens), in-process on SQLite, where one process owns the database.
+func (s *Server) openCluster() error {
+	dialect, source, err := store.ParseDSN(s.cfg.DSN)
+	if err != nil {
+		return err
+	}
+	if dialect != store.Postgres {
+		s.cluster = cluster.NewLocal(s.instance)
+		return nil
+	}
+	s.cluster = cluster.NewPostgres(cluster.PostgresConfig{DSN: source, DB: s.db, Origin: s.instance, Logger: s.log})
+	return nil
 }

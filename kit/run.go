@@ -11,6 +11,7 @@ import (
 	"connectrpc.com/connect/v2/connecthttp"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/switchboardkit/switchboard/cluster"
 	"github.com/switchboardkit/switchboard/health"
 	"github.com/switchboardkit/switchboard/internal/callctx"
 )
@@ -59,6 +60,13 @@ func (s *Server) Run(ctx context.Context) error {
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { s.keys.Run(bgCtx) })
+	if bus, ok := s.cluster.(*cluster.Postgres); ok {
+		background.Go(func() {
+			if err := bus.Run(bgCtx); err != nil {
+				s.log.Error("cluster bus stopped", "error", err)
+			}
+		})
+	}
 	s.addr = ln.Addr()
 	s.firstAdminKey(ctx)
 	s.markServing() // before the first heartbeat, which may say otherwise

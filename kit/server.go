@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboardkit/switchboard/admin"
 	"github.com/switchboardkit/switchboard/admin/adminui"
+	"github.com/switchboardkit/switchboard/cluster"
 	"github.com/switchboardkit/switchboard/events"
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/health"
@@ -43,6 +44,8 @@ type Server struct {
 
 	health    *health.Server
 	events    *events.Bus
+	cluster   cluster.Bus
+	instance  string           // this process's id: the heartbeat row, the cluster bus's origin
 	metrics   *metrics.Metrics // nil when Config.Metrics is off
 	validator *validate.Engine
 	keys      *auth.APIKeys // creates and revokes keys; authenticates unless replaced
@@ -104,6 +107,11 @@ func New(cfg Config) (*Server, error) {
 		_ = ln.Close()
 		return nil, err
 	}
+	s.instance = newInstanceID()
+	if err := s.openCluster(); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	chain, err := s.chain()
 	if err != nil {
 		_ = s.Close()
@@ -154,6 +162,12 @@ func (s *Server) APIKeys() *auth.APIKeys { return s.keys }
 // Events returns the bus that tells subscribers what the server saw:
 // finished calls, keys created, revoked and rejected.
 func (s *Server) Events() *events.Bus { return s.events }
+
+// Cluster returns the bus between the replicas that share this server's
+// database (PostgreSQL LISTEN/NOTIFY; in-process on SQLite). Publish what
+// other replicas must learn — a write their watchers must see — and
+// subscribe to what they publish.
+func (s *Server) Cluster() cluster.Bus { return s.cluster }
 
 // Health returns the health statuses; set your own services' with it.
 func (s *Server) Health() *health.Server { return s.health }

@@ -128,5 +128,18 @@ func KitMigrations() *migrate.Migrations {
 			return err
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261127200001", Comment: "cluster_payloads",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			type clusterPayload struct {
+				bun.BaseModel `bun:"table:switchboard_cluster_payloads"`
+				ID            int64     `bun:"id,pk,autoincrement"`
+				Payload       []byte    `bun:"payload,notnull"`
+				CreatedAt     time.Time `bun:"created_at,notnull"`
+			}
+			_, err := mg.DB().NewCreateTable().Model((*clusterPayload)(nil)).Exec(ctx)
+			return err
+		},
+	})
 	return m
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/switchboardkit/switchboard"
+	"github.com/switchboardkit/switchboard/cluster"
 	"github.com/switchboardkit/switchboard/events"
 	"github.com/switchboardkit/switchboard/store"
 )
@@ -22,9 +23,11 @@ import (
 // sent as "Authorization: Bearer <key>" or in the API key header (default
 // x-api-key). Create and Revoke manage them, telling the event bus.
 //
-// Verified keys are cached for CacheTTL, so a revocation made by another
-// process takes effect within that time (at once in this process: Revoke
-// drops the key from the cache). Last-used times are collected in memory
+// Verified keys are cached for CacheTTL. A revocation takes effect at once
+// in the process that makes it, and on every other replica as soon as the
+// cluster bus tells it (KeysConfig.Cluster; within the cache TTL without
+// one, or when the bus could not deliver: a replica that may have missed a
+// revocation empties its cache). Last-used times are collected in memory
 // and written in one batch every FlushInterval, never on the call's path.
 type APIKeys struct {
 	db     *bun.DB // reads: key lookups
@@ -34,8 +37,14 @@ type APIKeys struct {
 
 	mu    sync.Mutex
 	cache map[string]cachedKey
+	gen   uint64 // bumped by every invalidation: a lookup begun before one does not refill the cache
 	used  map[string]time.Time
+
+	unsubscribe func()
 }
+
+// RevokedTopic is the cluster-bus topic of revoked key ids.
+const RevokedTopic = "switchboard.keys.revoked"
 
 type cachedKey struct {
 	key     *store.APIKey
@@ -57,6 +66,8 @@ type KeysConfig struct {
 	Logger *slog.Logger
 	// Events, when set, is told of keys created and revoked.
 	Events *events.Bus
+	// Cluster, when set, carries revocations to every replica.
+	Cluster cluster.Bus
 }
 
 // DefaultKeysConfig returns the defaults: header X-Api-Key, a 10 s cache,
@@ -76,10 +87,30 @@ func NewAPIKeys(reader, writer *bun.DB, cfg KeysConfig) *APIKeys {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &APIKeys{
+	a := &APIKeys{
 		db: reader, writer: writer, cfg: cfg, now: time.Now,
 		cache: make(map[string]cachedKey), used: make(map[string]time.Time),
+		unsubscribe: func() {},
 	}
+	if cfg.Cluster != nil {
+		a.unsubscribe = cfg.Cluster.Subscribe(RevokedTopic, cluster.Handler{
+			Message: func(m cluster.Message) { a.forget(string(m.Payload)) },
+			Gap:     func(cluster.Gap) { a.forget("") },
+		})
+	}
+	return a
+}
+
+// forget drops one key from the cache, or every key when id is "".
+func (a *APIKeys) forget(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.gen++
+	if id == "" {
+		clear(a.cache)
+		return
+	}
+	delete(a.cache, id)
 }
 
 // Create makes and stores a key with scopes (ttl 0: no expiry) and returns
@@ -106,16 +137,20 @@ func (a *APIKeys) CreateFirst(ctx context.Context, name string, scopes []string)
 	return secret, key, err
 }
 
-// Revoke revokes a key: this process stops accepting it at once, others
-// sharing the database within their CacheTTL. store.ErrKeyNotFound when
-// there is no such key.
+// Revoke revokes a key: this process stops accepting it at once, and the
+// other replicas as soon as the cluster bus tells them (within their
+// CacheTTL without a bus). store.ErrKeyNotFound when there is no such key.
 func (a *APIKeys) Revoke(ctx context.Context, id string) error {
 	if err := store.RevokeAPIKey(ctx, a.writer, id, a.now()); err != nil {
 		return err
 	}
-	a.mu.Lock()
-	delete(a.cache, id)
-	a.mu.Unlock()
+	a.forget(id)
+	if a.cfg.Cluster != nil {
+		if err := a.cfg.Cluster.Publish(ctx, RevokedTopic, []byte(id)); err != nil {
+			a.cfg.Logger.Warn("api keys: could not tell the other replicas of a revocation; they stop accepting the key within the cache TTL",
+				"key_id", id, "error", err)
+		}
+	}
 	a.cfg.Events.Publish(events.Event{Kind: events.KeyRevoked, KeyID: id})
 	return nil
 }
@@ -175,6 +210,7 @@ func (a *APIKeys) token(header *connect.Header) (string, bool) {
 func (a *APIKeys) lookup(ctx context.Context, id string) (*store.APIKey, error) {
 	a.mu.Lock()
 	c, ok := a.cache[id]
+	gen := a.gen
 	a.mu.Unlock()
 	if ok && a.now().Sub(c.fetched) < a.cfg.CacheTTL {
 		return c.key, nil
@@ -184,14 +220,17 @@ func (a *APIKeys) lookup(ctx context.Context, id string) (*store.APIKey, error) 
 		return nil, err
 	}
 	a.mu.Lock()
-	a.cache[id] = cachedKey{key: key, fetched: a.now()}
+	if a.gen == gen { // no invalidation raced this read
+		a.cache[id] = cachedKey{key: key, fetched: a.now()}
+	}
 	a.mu.Unlock()
 	return key, nil
 }
 
 // Run flushes last-used times every FlushInterval until ctx ends, then once
-// more.
+// more, and stops listening for revocations.
 func (a *APIKeys) Run(ctx context.Context) {
+	defer a.unsubscribe()
 	t := time.NewTicker(a.cfg.FlushInterval)
 	defer t.Stop()
 	for {

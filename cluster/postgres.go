@@ -1,0 +1,209 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgxlisten"
+	"github.com/uptrace/bun"
+
+	"github.com/switchboardkit/switchboard/store"
+)
+
+// Channel is the one NOTIFY channel the bus uses.
+const Channel = "switchboard_cluster"
+
+// maxInline is the largest envelope sent in the notification itself:
+// NOTIFY takes at most 8000 bytes.
+const maxInline = 7900
+
+// envelope is a message on the wire: the payload inline, or a reference to
+// the row that holds it.
+type envelope struct {
+	Topic   string `json:"t"`
+	Origin  string `json:"o"`
+	Seq     uint64 `json:"s"`
+	Payload []byte `json:"p,omitempty"`
+	Ref     int64  `json:"r,omitempty"`
+}
+
+// PostgresConfig configures NewPostgres.
+type PostgresConfig struct {
+	// DSN is the database's postgres:// URL, for the listener's own
+	// connection.
+	DSN string
+	// DB publishes (and stores large payloads); it is the server's pool.
+	DB *bun.DB
+	// Origin names this replica in every message it publishes.
+	Origin string
+	// Logger reports connection failures; nil is slog.Default().
+	Logger *slog.Logger
+	// MaxBackoff caps the wait between reconnection attempts, which doubles
+	// from 50 ms; 0 is 5 s.
+	MaxBackoff time.Duration
+}
+
+// Postgres is the Bus on PostgreSQL LISTEN/NOTIFY. Run listens until its
+// context ends.
+type Postgres struct {
+	cfg  PostgresConfig
+	subs subscribers
+
+	pubMu sync.Mutex // one publish at a time: a replica's messages stay in order
+	seq   uint64
+
+	recvMu    sync.Mutex        // the delivery goroutine's state
+	last      map[string]uint64 // origin → the last sequence number received
+	connected atomic.Int64      // connections made; > 1 means reconnected
+	failures  int               // consecutive failed connection attempts
+}
+
+// NewPostgres returns the bus; call Run to listen.
+func NewPostgres(cfg PostgresConfig) *Postgres {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 5 * time.Second
+	}
+	return &Postgres{cfg: cfg, last: map[string]uint64{}}
+}
+
+// Origin implements Bus.
+func (p *Postgres) Origin() string { return p.cfg.Origin }
+
+// Subscribe implements Bus.
+func (p *Postgres) Subscribe(topic string, h Handler) func() { return p.subs.add(topic, h) }
+
+// Publish implements Bus: one NOTIFY, after storing the payload when it is
+// too large to travel in it. Publishes of one replica are serialized, so
+// they are delivered in order.
+func (p *Postgres) Publish(ctx context.Context, topic string, payload []byte) error {
+	p.pubMu.Lock()
+	defer p.pubMu.Unlock()
+	p.seq++
+	env := envelope{Topic: topic, Origin: p.cfg.Origin, Seq: p.seq, Payload: payload}
+	raw, err := json.Marshal(env)
+	if err != nil {
+		return err
+	}
+	if len(raw) > maxInline {
+		ref, err := store.PutClusterPayload(ctx, p.cfg.DB, payload)
+		if err != nil {
+			return fmt.Errorf("cluster: store a large payload: %w", err)
+		}
+		env.Payload, env.Ref = nil, ref
+		if raw, err = json.Marshal(env); err != nil {
+			return err
+		}
+	}
+	if _, err := p.cfg.DB.ExecContext(ctx, "SELECT pg_notify(?, ?)", Channel, string(raw)); err != nil {
+		return fmt.Errorf("cluster: publish: %w", err)
+	}
+	return nil
+}
+
+// Run listens on the bus's own connection until ctx ends, reconnecting
+// after failures with a doubling backoff (50 ms up to MaxBackoff). After a
+// reconnection every subscriber gets a Gap: notifications sent while the
+// listener was away are gone.
+func (p *Postgres) Run(ctx context.Context) error {
+	l := &pgxlisten.Listener{
+		Connect:        p.connect,
+		LogError:       func(_ context.Context, err error) { p.cfg.Logger.Warn("cluster bus: listener", "error", err) },
+		ReconnectDelay: -1, // connect waits with its own backoff
+	}
+	l.Handle(Channel, p)
+	go p.prune(ctx)
+	err := l.Listen(ctx)
+	if errors.Is(err, context.Canceled) || ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// prune removes stored payloads an hour old, hourly, until ctx ends.
+func (p *Postgres) prune(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := store.PruneClusterPayloads(ctx, p.cfg.DB, time.Now().Add(-time.Hour)); err != nil {
+				p.cfg.Logger.Warn("cluster bus: prune stored payloads", "error", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// connect dials the listener's connection, waiting before every attempt
+// after a failure.
+func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
+	if p.failures > 0 {
+		wait := min(p.cfg.MaxBackoff, 50*time.Millisecond<<min(p.failures-1, 16))
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	conn, err := pgx.Connect(ctx, p.cfg.DSN)
+	if err != nil {
+		p.failures++
+		return nil, err
+	}
+	p.failures = 0
+	return conn, nil
+}
+
+// HandleBacklog runs each time the listener has (re)connected and listens:
+// after the first time, messages may have been missed.
+func (p *Postgres) HandleBacklog(context.Context, string, *pgx.Conn) error {
+	if p.connected.Add(1) > 1 {
+		p.cfg.Logger.Info("cluster bus: listening again; subscribers resync")
+		p.recvMu.Lock()
+		clear(p.last) // sequences restart from whatever arrives next
+		p.recvMu.Unlock()
+		p.subs.gap("reconnected")
+	}
+	return nil
+}
+
+// HandleNotification delivers one message, fetching a stored payload on
+// the listener's connection, and reports a gap when the publisher's
+// sequence jumped.
+func (p *Postgres) HandleNotification(ctx context.Context, n *pgconn.Notification, conn *pgx.Conn) error {
+	var env envelope
+	if err := json.Unmarshal([]byte(n.Payload), &env); err != nil {
+		return fmt.Errorf("cluster: a notification that is not an envelope: %w", err)
+	}
+	if env.Ref != 0 {
+		if err := conn.QueryRow(ctx, store.ClusterPayloadQuery, env.Ref).Scan(&env.Payload); err != nil {
+			p.subs.gap("payload")
+			return fmt.Errorf("cluster: payload %d: %w", env.Ref, err)
+		}
+	}
+	p.recvMu.Lock()
+	last, known := p.last[env.Origin]
+	p.last[env.Origin] = env.Seq
+	p.recvMu.Unlock()
+	if known && env.Seq != last+1 {
+		p.subs.gap("sequence")
+	}
+	p.subs.deliver(Message{Topic: env.Topic, Payload: env.Payload, Origin: env.Origin, Seq: env.Seq})
+	return nil
+}
+
+// Connected reports how many times the listener has connected (tests and
+// health: 0 means it never did).
+func (p *Postgres) Connected() int64 { return p.connected.Load() }
