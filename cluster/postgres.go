@@ -64,6 +64,8 @@ type Postgres struct {
 	last      map[string]uint64 // origin → the last sequence number received
 	connected atomic.Int64      // connections made; > 1 means reconnected
 	failures  int               // consecutive failed connection attempts
+	listening chan struct{}     // closed once the listener first listens
+	once      sync.Once
 }
 
 // NewPostgres returns the bus; call Run to listen.
@@ -74,8 +76,13 @@ func NewPostgres(cfg PostgresConfig) *Postgres {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
-	return &Postgres{cfg: cfg, last: map[string]uint64{}}
+	return &Postgres{cfg: cfg, last: map[string]uint64{}, listening: make(chan struct{})}
 }
+
+// Listening is closed once Run's listener first listens: messages published
+// before then reach no replica's subscribers, not even this one's, so a
+// server serves only once its bus listens.
+func (p *Postgres) Listening() <-chan struct{} { return p.listening }
 
 // Origin implements Bus.
 func (p *Postgres) Origin() string { return p.cfg.Origin }
@@ -157,7 +164,12 @@ func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
 			return nil, ctx.Err()
 		}
 	}
-	conn, err := pgx.Connect(ctx, p.cfg.DSN)
+	cfg, err := pgx.ParseConfig(p.cfg.DSN)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RuntimeParams["application_name"] = ApplicationName(p.cfg.Origin)
+	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		p.failures++
 		return nil, err
@@ -169,6 +181,7 @@ func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
 // HandleBacklog runs each time the listener has (re)connected and listens:
 // after the first time, messages may have been missed.
 func (p *Postgres) HandleBacklog(context.Context, string, *pgx.Conn) error {
+	p.once.Do(func() { close(p.listening) })
 	if p.connected.Add(1) > 1 {
 		p.cfg.Logger.Info("cluster bus: listening again; subscribers resync")
 		p.recvMu.Lock()
@@ -203,6 +216,10 @@ func (p *Postgres) HandleNotification(ctx context.Context, n *pgconn.Notificatio
 	p.subs.deliver(Message{Topic: env.Topic, Payload: env.Payload, Origin: env.Origin, Seq: env.Seq})
 	return nil
 }
+
+// ApplicationName is what the listener's connection of the replica named
+// origin shows in pg_stat_activity.
+func ApplicationName(origin string) string { return "switchboard cluster " + origin }
 
 // Connected reports how many times the listener has connected (tests and
 // health: 0 means it never did).

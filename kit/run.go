@@ -66,6 +66,14 @@ func (s *Server) Run(ctx context.Context) error {
 				s.log.Error("cluster bus stopped", "error", err)
 			}
 		})
+		// Serve once the bus listens: what other replicas publish from then
+		// on reaches this one.
+		select {
+		case <-bus.Listening():
+		case <-time.After(10 * time.Second):
+			s.log.Warn("cluster bus: not listening after 10s; serving anyway, and what other replicas publish until it listens is missed")
+		case <-ctx.Done():
+		}
 	}
 	s.addr = ln.Addr()
 	s.firstAdminKey(ctx)

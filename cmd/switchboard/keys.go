@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +18,8 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/switchboardkit/switchboard"
+	"github.com/switchboardkit/switchboard/cluster"
+	"github.com/switchboardkit/switchboard/interceptors/auth"
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/store"
 )
@@ -187,7 +191,21 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 		fmt.Fprintf(stdout, "revoked %s\n", id)
-		fmt.Fprintln(stderr, "running servers stop accepting it within their api-key-cache-ttl (default 10s)")
+		if store.DialectOf(db) != store.Postgres {
+			fmt.Fprintln(stderr, "a running server stops accepting it within its api-key-cache-ttl (default 10s)")
+			return nil
+		}
+		// Tell the running replicas on their cluster bus, as a server's own
+		// revocation does.
+		_, source, _ := store.ParseDSN(*dsn)
+		origin := make([]byte, 6)
+		_, _ = rand.Read(origin)
+		bus := cluster.NewPostgres(cluster.PostgresConfig{DSN: source, DB: db, Origin: "cli-" + hex.EncodeToString(origin)})
+		if err := bus.Publish(ctx, auth.RevokedTopic, []byte(id)); err != nil {
+			fmt.Fprintf(stderr, "could not tell running servers (%v); they stop accepting it within their api-key-cache-ttl (default 10s)\n", err)
+			return nil
+		}
+		fmt.Fprintln(stderr, "running servers were told: they stop accepting it at once")
 		return nil
 	})
 }

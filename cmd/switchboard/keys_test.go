@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/kittest"
 	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
@@ -139,4 +142,40 @@ func TestKeys_ExpiresTakesDays(t *testing.T) {
 	if got := keys[0].ExpiresAt.Sub(keys[0].CreatedAt); got != 30*24*time.Hour {
 		t.Errorf("lifetime %v, want 720h", got)
 	}
+}
+
+// A key revoked with the CLI on PostgreSQL is refused by a running server
+// at once: the CLI tells the replicas on their cluster bus.
+func TestKeys_RevokeTellsRunningServers(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	cfg := kittest.Config(dsn)
+	cfg.APIKeys.CacheTTL = time.Hour // only the bus can make it forget
+	cfg.Logger = kittest.Logger(t)
+	srv, err := kit.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := kittest.Start(t, srv)
+	key := kittest.APIKey(t, srv, "doomed", "admin.read")
+	overview := func() int {
+		req, _ := http.NewRequest(http.MethodPost, run.URL+"/switchboard.admin.v1.AdminService/GetOverview", strings.NewReader("{}"))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = res.Body.Close()
+		return res.StatusCode
+	}
+	if code := overview(); code != http.StatusOK {
+		t.Fatalf("before the revocation: %d", code)
+	}
+	id, _, _ := store.ParseAPIKey(key)
+	if _, info, err := cli(t, "keys", "revoke", id, "--dsn", dsn); err != nil || !strings.Contains(info, "told") {
+		t.Fatalf("revoke: %v (%s)", err, info)
+	}
+	kittest.WaitWithin(t, time.Second, "the server to refuse the revoked key", func() bool {
+		return overview() == http.StatusUnauthorized
+	})
 }

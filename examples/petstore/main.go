@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), srv.ReadDB(), srv.Validator()))
+	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), srv.ReadDB(), srv.Validator(), srv.Cluster()))
 	srv.Handle("/", web.Handler()) // the browser page, same origin as the API
 	return srv.Run(ctx)
 }

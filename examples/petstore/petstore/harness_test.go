@@ -51,7 +51,7 @@ func start(t *testing.T, dsn string, mutate func(*kit.Config)) *testEnv {
 	if err != nil {
 		t.Fatalf("kit.New: %v", err)
 	}
-	svc := New(srv.DB(), srv.ReadDB(), srv.Validator())
+	svc := New(srv.DB(), srv.ReadDB(), srv.Validator(), srv.Cluster())
 	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), svc)
 	key := kittest.APIKey(t, srv, "tests", petstorev1connect.PetStoreServiceName+"/*", "grpc.reflection.*/*")
 	return &testEnv{srv: srv, svc: svc, run: kittest.Start(t, srv), key: key}

@@ -45,7 +45,7 @@ func TestSecrets_NeverStoredLoggedOrServedBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), New(srv.DB(), srv.ReadDB(), srv.Validator()))
+		petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), New(srv.DB(), srv.ReadDB(), srv.Validator(), srv.Cluster()))
 		rootKey := kittest.APIKey(t, srv, "root", "admin", "*")
 		run := kittest.Start(t, srv)
 		secrets := []string{rootKey}

@@ -12,6 +12,7 @@ import (
 	"connectrpc.com/connect/v2"
 	"github.com/uptrace/bun"
 
+	"github.com/switchboardkit/switchboard/cluster"
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
 	"github.com/switchboardkit/switchboard/kit"
@@ -32,6 +33,7 @@ type Service struct {
 	db       *bun.DB // writes and transactions
 	reader   *bun.DB // queries: on SQLite they never wait behind writers
 	validate *validate.Engine
+	bus      cluster.Bus
 	hub      *hub
 	now      func() time.Time
 }
@@ -43,9 +45,12 @@ var _ petstorev1connect.PetStoreServiceHandler = (*Service)(nil)
 // the same handle). Its validation rules are in petstore.proto, beside each
 // field ((switchboard.v1.rules)); the kit's validation interceptor checks
 // every request with them, and UpdatePet checks the masked fields with
-// engine (the kit's, srv.Validator()).
-func New(db, reader *bun.DB, engine *validate.Engine) *Service {
-	return &Service{db: db, reader: reader, validate: engine, hub: newHub(), now: time.Now}
+// engine (the kit's, srv.Validator()). Changes reach WatchPets streams on
+// every replica through bus (the kit's, srv.Cluster()).
+func New(db, reader *bun.DB, engine *validate.Engine, bus cluster.Bus) *Service {
+	s := &Service{db: db, reader: reader, validate: engine, bus: bus, hub: newHub(), now: time.Now}
+	s.listen()
+	return s
 }
 
 // CreatePet stores a new pet. The id and timestamps in the request are
@@ -56,7 +61,7 @@ func (s *Service) CreatePet(ctx context.Context, req *petstorev1.CreatePetReques
 		return nil, fmt.Errorf("petstore: insert pet: %w", err)
 	}
 	pet := row.proto()
-	s.hub.publish(petstorev1.EventType_EVENT_TYPE_CREATED, pet)
+	s.announce(ctx, petstorev1.EventType_EVENT_TYPE_CREATED, pet)
 	return &petstorev1.CreatePetResponse{Pet: pet}, nil
 }
 
@@ -145,7 +150,7 @@ func (s *Service) UpdatePet(ctx context.Context, req *petstorev1.UpdatePetReques
 		return nil, err
 	}
 	pet := updated.proto()
-	s.hub.publish(petstorev1.EventType_EVENT_TYPE_UPDATED, pet)
+	s.announce(ctx, petstorev1.EventType_EVENT_TYPE_UPDATED, pet)
 	return &petstorev1.UpdatePetResponse{Pet: pet}, nil
 }
 
@@ -166,11 +171,11 @@ func (s *Service) DeletePet(ctx context.Context, req *petstorev1.DeletePetReques
 	if err != nil {
 		return nil, err
 	}
-	s.hub.publish(petstorev1.EventType_EVENT_TYPE_DELETED, deleted.proto())
+	s.announce(ctx, petstorev1.EventType_EVENT_TYPE_DELETED, deleted.proto())
 	return &petstorev1.DeletePetResponse{}, nil
 }
 
-// WatchPets streams every change committed by this process from the moment
+// WatchPets streams every change committed by any replica from the moment
 // the call starts. It ends after max_events events (when positive), when the
 // client goes away, or cleanly when the server shuts down.
 func (s *Service) WatchPets(ctx context.Context, req *petstorev1.WatchPetsRequest, stream petstorev1connect.PetStoreServiceWatchPetsServerStream) error {
@@ -187,6 +192,9 @@ func (s *Service) WatchPets(ctx context.Context, req *petstorev1.WatchPetsReques
 		case errors.Is(err, errFellBehind):
 			return connect.Errorf(connect.CodeResourceExhausted,
 				"watcher fell more than %d events behind; reconnect and re-list", watchRing)
+		case errors.Is(err, errMissed):
+			return connect.Errorf(connect.CodeUnavailable,
+				"events may have been missed between replicas; reconnect and re-list")
 		case err != nil:
 			return err
 		case events == nil: // the server is shutting down
@@ -239,7 +247,7 @@ func (s *Service) ImportPets(ctx context.Context, stream petstorev1connect.PetSt
 		res.Ids = append(res.Ids, r.ID)
 	}
 	res.Created = int32(len(rows))
-	s.hub.publish(petstorev1.EventType_EVENT_TYPE_CREATED, pets...)
+	s.announce(ctx, petstorev1.EventType_EVENT_TYPE_CREATED, pets...)
 	return res, nil
 }
 

@@ -2,13 +2,15 @@ package petstore
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 )
 
-// hub fans this process's committed writes out to WatchPets streams.
+// hub fans committed writes — of every replica, as the cluster bus delivers
+// them (announce.go) — out to this replica's WatchPets streams.
 //
 // A write costs the writer the same whatever the number of watchers: publish
 // appends the events to a ring shared by every watcher and schedules one
@@ -19,16 +21,15 @@ import (
 // missing events. The cost of many watchers is then theirs alone, and is
 // bounded by the kit's stream caps (-max-streams…).
 //
-// It sees only the writes of this process. With several replicas sharing one
-// PostgreSQL, each replica would publish its commits with NOTIFY and every
-// replica would LISTEN and feed its own hub, so a watcher sees all writes
-// whichever replica it is connected to.
+// When the bus may have lost events (gap), every watcher is told so and
+// cut off: it must re-list rather than trust a stream with a hole in it.
 type hub struct {
 	mu      sync.Mutex
 	ring    [watchRing]*petstorev1.WatchPetsResponse
 	next    uint64        // sequence number of the next event
 	changed chan struct{} // closed (and replaced) after events are appended
 
+	gaps     uint64      // times events may have been missed; watchers started before one end
 	waking   atomic.Bool // a wake-up is scheduled and has not started yet
 	watchers atomic.Int64
 }
@@ -53,6 +54,16 @@ func (h *hub) publish(typ petstorev1.EventType, pets ...*petstorev1.Pet) {
 	}
 }
 
+// gap tells every watcher that events may have been missed.
+func (h *hub) gap() {
+	h.mu.Lock()
+	h.gaps++
+	h.mu.Unlock()
+	if h.waking.CompareAndSwap(false, true) {
+		go h.wake()
+	}
+}
+
 // wake releases every watcher waiting for events. It runs off the writer's
 // path: closing a channel readies each goroutine blocked on it.
 func (h *hub) wake() {
@@ -68,16 +79,21 @@ type watcher struct {
 	h       *hub
 	species petstorev1.Species
 	cursor  uint64
+	gaps    uint64 // the hub's gaps when the watcher started
 }
 
 // watch starts a watcher at the next event; call stop when done.
 func (h *hub) watch(species petstorev1.Species) (w *watcher, stop func()) {
 	h.mu.Lock()
-	w = &watcher{h: h, species: species, cursor: h.next}
+	w = &watcher{h: h, species: species, cursor: h.next, gaps: h.gaps}
 	h.mu.Unlock()
 	h.watchers.Add(1)
 	return w, func() { h.watchers.Add(-1) }
 }
+
+// errMissed is returned by next when the bus may have lost events since the
+// watcher started.
+var errMissed = errors.New("events may have been missed")
 
 // errFellBehind is returned by next when the ring overtook the watcher.
 var errFellBehind = errFellBehindType{}
@@ -93,6 +109,10 @@ func (w *watcher) next(ctx context.Context, stop <-chan struct{}) ([]*petstorev1
 	for {
 		w.h.mu.Lock()
 		head, changed := w.h.next, w.h.changed
+		if w.h.gaps != w.gaps {
+			w.h.mu.Unlock()
+			return nil, errMissed
+		}
 		if head-w.cursor > watchRing {
 			w.h.mu.Unlock()
 			return nil, errFellBehind

@@ -38,7 +38,7 @@ func petstoreServer(t *testing.T, corsOrigins ...string) (url, key string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), srv.ReadDB(), srv.Validator()))
+	petstorev1connect.RegisterPetStoreServiceHandler(srv.RPC(), petstore.New(srv.DB(), srv.ReadDB(), srv.Validator(), srv.Cluster()))
 	srv.Handle("/", web.Handler())
 	key = kittest.APIKey(t, srv, "browser", "petstore.v1.PetStoreService/*")
 	run := kittest.Start(t, srv)
