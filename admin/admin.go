@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/switchboardkit/switchboard/cluster"
 	"github.com/switchboardkit/switchboard/events"
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
@@ -45,8 +46,11 @@ type Config struct {
 	// Keys creates and revokes API keys; without it CreateApiKey and
 	// RevokeApiKey are UNIMPLEMENTED.
 	Keys *auth.APIKeys
-	// Events feeds WatchRequestLogs; without it, UNIMPLEMENTED.
-	Events *events.Bus
+	// Events and Cluster feed WatchRequestLogs, which tails the calls of
+	// every replica; without both, it is UNIMPLEMENTED. Run ships this
+	// replica's calls while someone watches.
+	Events  *events.Bus
+	Cluster cluster.Bus
 	// LogWriter and Limits feed the overview's counters (zeros without).
 	LogWriter *store.LogWriter
 	Limits    *limit.Counters
@@ -56,15 +60,32 @@ type Config struct {
 // adminv1connect.RegisterAdminServiceHandler, on a server whose chain has
 // the auth interceptor: the API's scopes ("admin.read" to read, "admin" to
 // manage keys) are declared in its proto and enforced there, not here.
-func New(cfg Config) adminv1connect.AdminServiceHandler {
+func New(cfg Config) *Service {
 	if cfg.Limits == nil {
 		cfg.Limits = new(limit.Counters)
 	}
-	return &service{cfg: cfg}
+	s := &Service{cfg: cfg}
+	if cfg.Events != nil && cfg.Cluster != nil {
+		s.tail = newTail(cfg.Cluster, cfg.Events)
+	}
+	return s
 }
 
-type service struct {
-	cfg Config
+// Service is the admin API. Run it for the live tail to ship this
+// replica's calls.
+type Service struct {
+	cfg  Config
+	tail *tail // nil without a cluster bus
+}
+
+var _ adminv1connect.AdminServiceHandler = (*Service)(nil)
+
+// Run ships this replica's finished calls to the fleet's live-tail viewers
+// while there are any, until ctx ends.
+func (a *Service) Run(ctx context.Context) {
+	if a.tail != nil {
+		a.tail.run(ctx)
+	}
 }
 
 const maxWindow = 400 * 24 * time.Hour
@@ -103,7 +124,7 @@ func statsProto(st *store.Stats) *adminv1.Stats {
 	}
 }
 
-func (a *service) GetOverview(ctx context.Context, req *adminv1.GetOverviewRequest) (*adminv1.GetOverviewResponse, error) {
+func (a *Service) GetOverview(ctx context.Context, req *adminv1.GetOverviewRequest) (*adminv1.GetOverviewResponse, error) {
 	from, to, err := window(req.GetWindow())
 	if err != nil {
 		return nil, err
@@ -145,7 +166,7 @@ func (a *service) GetOverview(ctx context.Context, req *adminv1.GetOverviewReque
 // methods lists the registered methods with their stats over w (zero when
 // never called), sorted by procedure, and returns the per-procedure stats it
 // read.
-func (a *service) methods(ctx context.Context, w *adminv1.Window) ([]*adminv1.Method, map[string]*store.Stats, error) {
+func (a *Service) methods(ctx context.Context, w *adminv1.Window) ([]*adminv1.Method, map[string]*store.Stats, error) {
 	from, to, err := window(w)
 	if err != nil {
 		return nil, nil, err
@@ -176,7 +197,7 @@ func (a *service) methods(ctx context.Context, w *adminv1.Window) ([]*adminv1.Me
 	return out, byProc, nil
 }
 
-func (a *service) ListServices(ctx context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {
+func (a *Service) ListServices(ctx context.Context, req *adminv1.ListServicesRequest) (*adminv1.ListServicesResponse, error) {
 	methods, byProc, err := a.methods(ctx, req.GetWindow())
 	if err != nil {
 		return nil, err
@@ -198,7 +219,7 @@ func (a *service) ListServices(ctx context.Context, req *adminv1.ListServicesReq
 	return res, nil
 }
 
-func (a *service) GetMethodStats(ctx context.Context, req *adminv1.GetMethodStatsRequest) (*adminv1.GetMethodStatsResponse, error) {
+func (a *Service) GetMethodStats(ctx context.Context, req *adminv1.GetMethodStatsRequest) (*adminv1.GetMethodStatsResponse, error) {
 	methods, _, err := a.methods(ctx, req.GetWindow())
 	if err != nil {
 		return nil, err
@@ -212,7 +233,7 @@ func (a *service) GetMethodStats(ctx context.Context, req *adminv1.GetMethodStat
 	return nil, connect.Errorf(connect.CodeNotFound, "no method %q is registered", req.GetProcedure())
 }
 
-func (a *service) GetTimeline(ctx context.Context, req *adminv1.GetTimelineRequest) (*adminv1.GetTimelineResponse, error) {
+func (a *Service) GetTimeline(ctx context.Context, req *adminv1.GetTimelineRequest) (*adminv1.GetTimelineResponse, error) {
 	from, to, err := window(req.GetWindow())
 	if err != nil {
 		return nil, err

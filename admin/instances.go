@@ -10,7 +10,7 @@ import (
 	"github.com/switchboardkit/switchboard/store"
 )
 
-func (a *service) ListInstances(ctx context.Context, _ *adminv1.ListInstancesRequest) (*adminv1.ListInstancesResponse, error) {
+func (a *Service) ListInstances(ctx context.Context, _ *adminv1.ListInstancesRequest) (*adminv1.ListInstancesResponse, error) {
 	rows, err := store.ListInstances(ctx, a.cfg.DB)
 	if err != nil {
 		return nil, err

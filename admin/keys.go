@@ -33,7 +33,7 @@ func keyProto(k *store.APIKey, now time.Time) *adminv1.ApiKey {
 	return out
 }
 
-func (a *service) ListApiKeys(ctx context.Context, _ *adminv1.ListApiKeysRequest) (*adminv1.ListApiKeysResponse, error) {
+func (a *Service) ListApiKeys(ctx context.Context, _ *adminv1.ListApiKeysRequest) (*adminv1.ListApiKeysResponse, error) {
 	keys, err := store.ListAPIKeys(ctx, a.cfg.DB)
 	if err != nil {
 		return nil, err
@@ -46,7 +46,7 @@ func (a *service) ListApiKeys(ctx context.Context, _ *adminv1.ListApiKeysRequest
 	return res, nil
 }
 
-func (a *service) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyRequest) (*adminv1.CreateApiKeyResponse, error) {
+func (a *Service) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyRequest) (*adminv1.CreateApiKeyResponse, error) {
 	if a.cfg.Keys == nil {
 		return nil, errNoKeys
 	}
@@ -87,7 +87,7 @@ func (a *service) CreateApiKey(ctx context.Context, req *adminv1.CreateApiKeyReq
 	return &adminv1.CreateApiKeyResponse{Key: keyProto(key, time.Now()), Secret: secret}, nil
 }
 
-func (a *service) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyRequest) (*adminv1.RevokeApiKeyResponse, error) {
+func (a *Service) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyRequest) (*adminv1.RevokeApiKeyResponse, error) {
 	if a.cfg.Keys == nil {
 		return nil, errNoKeys
 	}
@@ -108,7 +108,7 @@ func (a *service) RevokeApiKey(ctx context.Context, req *adminv1.RevokeApiKeyReq
 // an expiring creator, no ttl (never expires) or a longer one becomes the
 // creator's remaining lifetime. A caller that is no stored key (a client
 // certificate) is not bound by it.
-func (a *service) boundedTTL(ctx context.Context, caller *switchboard.Principal, ttl time.Duration) (time.Duration, error) {
+func (a *Service) boundedTTL(ctx context.Context, caller *switchboard.Principal, ttl time.Duration) (time.Duration, error) {
 	if caller == nil {
 		return ttl, nil
 	}

@@ -10,7 +10,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/switchboardkit/switchboard/events"
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/internal/callctx"
@@ -32,7 +31,7 @@ func logProto(r *store.RequestLog) *adminv1.RequestLog {
 	}
 }
 
-func (a *service) ListRequestLogs(ctx context.Context, req *adminv1.ListRequestLogsRequest) (*adminv1.ListRequestLogsResponse, error) {
+func (a *Service) ListRequestLogs(ctx context.Context, req *adminv1.ListRequestLogsRequest) (*adminv1.ListRequestLogsResponse, error) {
 	size := int(req.GetPageSize())
 	switch {
 	case size == 0:
@@ -77,7 +76,7 @@ func (a *service) ListRequestLogs(ctx context.Context, req *adminv1.ListRequestL
 	return res, nil
 }
 
-func (a *service) GetRequestLog(ctx context.Context, req *adminv1.GetRequestLogRequest) (*adminv1.GetRequestLogResponse, error) {
+func (a *Service) GetRequestLog(ctx context.Context, req *adminv1.GetRequestLogRequest) (*adminv1.GetRequestLogResponse, error) {
 	row, err := store.FindRequestLog(ctx, a.cfg.DB, req.GetRequestId())
 	if err != nil {
 		return nil, connect.Errorf(connect.CodeNotFound, "no request log with request id %q", req.GetRequestId()).WithCause(err)
@@ -85,29 +84,24 @@ func (a *service) GetRequestLog(ctx context.Context, req *adminv1.GetRequestLogR
 	return &adminv1.GetRequestLogResponse{Log: logProto(row)}, nil
 }
 
-func (a *service) WatchRequestLogs(ctx context.Context, req *adminv1.WatchRequestLogsRequest, stream adminv1connect.AdminServiceWatchRequestLogsServerStream) error {
-	calls := make(chan *store.RequestLog, 256)
-	if a.cfg.Events == nil {
-		return connect.Errorf(connect.CodeUnimplemented, "this server publishes no call events")
+func (a *Service) WatchRequestLogs(ctx context.Context, req *adminv1.WatchRequestLogsRequest, stream adminv1connect.AdminServiceWatchRequestLogsServerStream) error {
+	if a.tail == nil {
+		return connect.Errorf(connect.CodeUnimplemented, "this server has no cluster bus to tail calls from")
 	}
-	sub := a.cfg.Events.Subscribe(256, func(ev events.Event) {
-		if ev.Kind != events.CallFinished || !matchesWatch(req, ev.Call) {
-			return
-		}
-		select {
-		case calls <- ev.Call:
-		default: // the tail is best effort: a slow viewer misses lines
-		}
-	})
-	defer sub.Close()
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	lines := a.tail.watch(ctx)
 	if err := stream.SendHeaders(); err != nil {
 		return err
 	}
 	drain := callctx.Drain(ctx)
 	for {
 		select {
-		case rec := <-calls:
-			if err := stream.Send(&adminv1.WatchRequestLogsResponse{Log: logProto(rec)}); err != nil {
+		case l := <-lines:
+			if !matches(req, l) {
+				continue
+			}
+			if err := stream.Send(&adminv1.WatchRequestLogsResponse{Log: l}); err != nil {
 				return err
 			}
 		case <-drain:
@@ -116,11 +110,4 @@ func (a *service) WatchRequestLogs(ctx context.Context, req *adminv1.WatchReques
 			return ctx.Err()
 		}
 	}
-}
-
-func matchesWatch(req *adminv1.WatchRequestLogsRequest, rec *store.RequestLog) bool {
-	return (req.GetService() == "" || req.GetService() == rec.Service) &&
-		(req.GetMethod() == "" || req.GetMethod() == rec.Method) &&
-		(req.GetCode() == "" || req.GetCode() == rec.Code) &&
-		(!req.GetErrorsOnly() || rec.Code != "ok")
 }

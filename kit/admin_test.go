@@ -11,6 +11,8 @@ import (
 	"connectrpc.com/connect/v2/connecthttp"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	adminpkg "github.com/switchboardkit/switchboard/admin"
+	"github.com/switchboardkit/switchboard/cluster"
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
@@ -56,13 +58,21 @@ func TestAdmin_StatsLogsKeysAndInstances(t *testing.T) {
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds every Receive below
 		defer cancel()
 
-		// Live tail first, so it sees the calls below.
+		// Live tail first, so it sees the calls below. Its lease on the
+		// cluster bus says it is live.
+		leases := make(chan struct{}, 1)
+		defer env.srv.Cluster().Subscribe(adminpkg.LeaseTopic, cluster.Handler{Message: func(cluster.Message) {
+			select {
+			case leases <- struct{}{}:
+			default:
+			}
+		}})()
 		tail, err := admin.WatchRequestLogs(ctx, &adminv1.WatchRequestLogsRequest{ErrorsOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer tail.Close()
-		kittest.WaitFor(t, "the live tail to subscribe", func() bool { return env.srv.Events().Subscribers() == 1 })
+		kittest.Receive(t, leases, "the live tail's lease")
 		for range 3 {
 			if _, err := env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x"}, env.key); err != nil {
 				t.Fatal(err)

@@ -1,11 +1,13 @@
 package kit_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"connectrpc.com/connect/v2"
 
+	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
 	"github.com/switchboardkit/switchboard/kit"
@@ -37,4 +39,47 @@ func TestCluster_ARevokedKeyIsRefusedOnEveryReplicaWithinASecond(t *testing.T) {
 		return got.code == connect.CodeUnauthenticated
 	})
 	t.Logf("refused on B %v after the revocation on A", time.Since(revoked).Round(time.Millisecond))
+}
+
+// The live tail on one replica shows the calls of another: the viewer's
+// lease reaches B on the bus, and B ships its calls while it is live.
+func TestCluster_TheLiveTailShowsCallsOfEveryReplica(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	a, b := startEcho(t, dsn), startEcho(t, dsn)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second) // bounds every Receive
+	defer cancel()
+	tail, err := adminClient(a, kittest.APIKey(t, a.srv, "viewer", "admin.read")).WatchRequestLogs(ctx,
+		&adminv1.WatchRequestLogsRequest{Method: "Echo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tail.Close()
+	lines := make(chan *adminv1.RequestLog, 64)
+	go func() {
+		for {
+			res, err := tail.Receive()
+			if err != nil {
+				close(lines)
+				return
+			}
+			lines <- res.GetLog()
+		}
+	}()
+	// B learns of the lease a moment after the tail opens: call B until
+	// one of its calls shows on A's tail. Echo is called on B only, so an
+	// Echo line on A's tail came from B.
+	kittest.WaitFor(t, "a call on B in the tail on A", func() bool {
+		if _, err := b.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "on b"}, b.key); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatal("the tail ended")
+			}
+			return l.GetProcedure() == "switchboardtest.v1.EchoService/Echo"
+		default:
+			return false
+		}
+	})
 }

@@ -60,6 +60,9 @@ func (s *Server) Run(ctx context.Context) error {
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
 	var background sync.WaitGroup
 	background.Go(func() { s.keys.Run(bgCtx) })
+	if s.admin != nil {
+		background.Go(func() { s.admin.Run(bgCtx) })
+	}
 	if bus, ok := s.cluster.(*cluster.Postgres); ok {
 		background.Go(func() {
 			if err := bus.Run(bgCtx); err != nil {

@@ -45,6 +45,7 @@ type Server struct {
 	health    *health.Server
 	events    *events.Bus
 	cluster   cluster.Bus
+	admin     *admin.Service   // nil when Config.Admin is off
 	instance  string           // this process's id: the heartbeat row, the cluster bus's origin
 	metrics   *metrics.Metrics // nil when Config.Metrics is off
 	validator *validate.Engine
@@ -126,10 +127,11 @@ func New(cfg Config) (*Server, error) {
 		grpcreflect.Register(s.rpc)
 	}
 	if cfg.Admin {
-		adminv1connect.RegisterAdminServiceHandler(s.rpc, admin.New(admin.Config{
-			DB: s.reader, RPC: s.rpc, Access: s.cfg.Auth, Keys: s.keys, Events: s.events,
+		s.admin = admin.New(admin.Config{
+			DB: s.reader, RPC: s.rpc, Access: s.cfg.Auth, Keys: s.keys, Events: s.events, Cluster: s.cluster,
 			LogWriter: s.logWriter, Limits: s.limits,
-		}))
+		})
+		adminv1connect.RegisterAdminServiceHandler(s.rpc, s.admin)
 		s.mux.Handle("GET /admin/", http.StripPrefix("/admin/", adminui.Handler()))
 	}
 	s.mux.HandleFunc("GET /healthz", s.serveHealthz)
