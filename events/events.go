@@ -29,11 +29,17 @@ const (
 	// KeyRejected: a call was refused for its credentials; Event.Reason
 	// says why, KeyID names the key they claimed (if any).
 	KeyRejected Kind = "key.rejected"
+	// InstanceUp and InstanceDown: a replica of the fleet (this one
+	// included) began serving, or began shutting down; Event.Instance names
+	// it. A replica killed outright sends nothing: the admin API shows it
+	// down once its heartbeats stop.
+	InstanceUp   Kind = "instance.up"
+	InstanceDown Kind = "instance.down"
 )
 
 // Event is one thing the kit saw. Call is set for call.finished (treat it as
 // read-only); KeyID for key events (never the secret); Procedure, Reason and
-// PeerIP for key.rejected.
+// PeerIP for key.rejected; Instance for instance events.
 type Event struct {
 	Kind      Kind
 	At        time.Time
@@ -42,6 +48,7 @@ type Event struct {
 	Procedure string
 	Reason    string
 	PeerIP    string
+	Instance  string
 }
 
 // Bus delivers events to subscribers. The zero value is not usable; make

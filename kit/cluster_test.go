@@ -7,6 +7,7 @@ import (
 
 	"connectrpc.com/connect/v2"
 
+	"github.com/switchboardkit/switchboard/events"
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
@@ -82,4 +83,38 @@ func TestCluster_TheLiveTailShowsCallsOfEveryReplica(t *testing.T) {
 			return false
 		}
 	})
+}
+
+// A replica that starts or shuts down is announced to the others at once,
+// and the admin API shows one that shut down as down without waiting for
+// its heartbeats to stop.
+func TestCluster_InstancesUpAndDownReachEveryReplica(t *testing.T) {
+	dsn := storetest.PostgresDSN(t)
+	a := startEcho(t, dsn)
+	news := make(chan events.Event, 16)
+	sub := a.srv.Events().Subscribe(16, func(ev events.Event) {
+		if ev.Kind == events.InstanceUp || ev.Kind == events.InstanceDown {
+			news <- ev
+		}
+	})
+	defer sub.Close()
+	b := startEcho(t, dsn)
+	bID := b.srv.Cluster().Origin()
+	for ev := kittest.Receive(t, news, "an instance event"); ev.Instance != bID; ev = kittest.Receive(t, news, "B up") {
+	}
+	if err := b.run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if ev := kittest.Receive(t, news, "B down"); ev.Kind != events.InstanceDown || ev.Instance != bID {
+		t.Errorf("after B stopped: %s %s, want instance.down %s", ev.Kind, ev.Instance, bID)
+	}
+	list, err := adminClient(a, kittest.APIKey(t, a.srv, "ops", "admin.read")).ListInstances(t.Context(), &adminv1.ListInstancesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inst := range list.GetInstances() {
+		if want := inst.GetId() != bID; inst.GetUp() != want {
+			t.Errorf("instance %s up = %v, want %v", inst.GetId(), inst.GetUp(), want)
+		}
+	}
 }

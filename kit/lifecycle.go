@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,13 +14,14 @@ import (
 	"time"
 
 	"github.com/switchboardkit/switchboard/cluster"
+	"github.com/switchboardkit/switchboard/events"
 	"github.com/switchboardkit/switchboard/health"
 	"github.com/switchboardkit/switchboard/store"
 )
 
-// heartbeat keeps this instance's row current until ctx ends (the admin
-// API lists instances from it).
-func (s *Server) heartbeat(ctx context.Context) {
+// heartbeat writes this instance's row now, and returns the loop that keeps
+// it current until ctx ends (the admin API lists instances from it).
+func (s *Server) heartbeat(ctx context.Context) func() {
 	host, _ := os.Hostname()
 	version := "devel"
 	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
@@ -40,14 +42,16 @@ func (s *Server) heartbeat(ctx context.Context) {
 		}
 	}
 	beat()
-	t := time.NewTicker(store.HeartbeatEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			beat()
-		case <-ctx.Done():
-			return
+	return func() {
+		t := time.NewTicker(store.HeartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				beat()
+			case <-ctx.Done():
+				return
+			}
 		}
 	}
 }
@@ -186,4 +190,46 @@ func (s *Server) openCluster() error {
 	}
 	s.cluster = cluster.NewPostgres(cluster.PostgresConfig{DSN: source, DB: s.db, Origin: s.instance, Logger: s.log})
 	return nil
+}
+
+// instancesTopic carries replicas' up and down announcements.
+const instancesTopic = "switchboard.instances"
+
+// instanceNews is one announcement on instancesTopic.
+type instanceNews struct {
+	ID    string `json:"id"`
+	State string `json:"state"` // "up" or "down"
+}
+
+// relayInstances turns the fleet's announcements into events on this
+// replica's event bus.
+func (s *Server) relayInstances() func() {
+	return s.cluster.Subscribe(instancesTopic, cluster.Handler{Message: func(m cluster.Message) {
+		var news instanceNews
+		if json.Unmarshal(m.Payload, &news) != nil {
+			return
+		}
+		kind := events.InstanceUp
+		if news.State == "down" {
+			kind = events.InstanceDown
+		}
+		s.events.Publish(events.Event{Kind: kind, Instance: news.ID})
+	}})
+}
+
+// announce tells the fleet this replica is up or going down; going down,
+// it also marks its instance row stopped, so the admin API shows it down
+// at once rather than after its heartbeats stop.
+func (s *Server) announce(state string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if state == "down" {
+		if err := store.StopInstance(ctx, s.db, s.instance, time.Now()); err != nil {
+			s.log.Warn("could not mark this instance stopped", "error", err)
+		}
+	}
+	payload, _ := json.Marshal(instanceNews{ID: s.instance, State: state})
+	if err := s.cluster.Publish(ctx, instancesTopic, payload); err != nil {
+		s.log.Warn("could not announce this instance", "state", state, "error", err)
+	}
 }

@@ -80,8 +80,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	s.addr = ln.Addr()
 	s.firstAdminKey(ctx)
-	s.markServing() // before the first heartbeat, which may say otherwise
-	background.Go(func() { s.heartbeat(bgCtx) })
+	s.markServing()                   // before the first heartbeat, which may say otherwise
+	background.Go(s.heartbeat(bgCtx)) // the row exists from here: a stop marks it
+	defer s.relayInstances()()
+	s.announce("up")
 	defer func() {
 		stopBackground()
 		background.Wait()
@@ -117,6 +119,7 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) shutdown(httpServer *http.Server, drain chan struct{}, cancelCalls context.CancelCauseFunc) {
 	s.dbHealth.stop()
 	s.health.SetAll(health.NotServing)
+	s.announce("down")
 	s.log.Info("shutting down", "delay", s.cfg.ShutdownDelay, "grace", s.cfg.ShutdownGrace)
 	if s.cfg.ShutdownDelay > 0 {
 		time.Sleep(s.cfg.ShutdownDelay)

@@ -35,5 +35,14 @@ func ListInstances(ctx context.Context, db bun.IDB) ([]*Instance, error) {
 	return rows, err
 }
 
-// Up reports whether the instance was seen within three heartbeats of now.
-func (i *Instance) Up(now time.Time) bool { return now.Sub(i.LastSeenAt) < 3*HeartbeatEvery }
+// Up reports whether the instance runs: it has not shut down, and was seen
+// within three heartbeats of now (one killed outright is down after that).
+func (i *Instance) Up(now time.Time) bool {
+	return i.StoppedAt.IsZero() && now.Sub(i.LastSeenAt) < 3*HeartbeatEvery
+}
+
+// StopInstance records that the instance id shut down at at.
+func StopInstance(ctx context.Context, db bun.IDB, id string, at time.Time) error {
+	_, err := db.NewUpdate().Model((*Instance)(nil)).Set("stopped_at = ?", at.UTC()).Where("id = ?", id).Exec(ctx)
+	return err
+}

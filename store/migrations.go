@@ -129,6 +129,18 @@ func KitMigrations() *migrate.Migrations {
 		},
 	})
 	m.Add(migrate.Migration{
+		Name: "20261127200002", Comment: "instance_stopped_at",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			typ := "TIMESTAMP" // what bun makes of a time.Time column, per dialect
+			if DialectOf(mg.DB()) == Postgres {
+				typ = "TIMESTAMPTZ"
+			}
+			_, err := mg.DB().NewAddColumn().Table("switchboard_instances").
+				ColumnExpr("stopped_at " + typ).Exec(ctx)
+			return err
+		},
+	})
+	m.Add(migrate.Migration{
 		Name: "20261127200001", Comment: "cluster_payloads",
 		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
 			type clusterPayload struct {

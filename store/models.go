@@ -66,6 +66,8 @@ type Instance struct {
 	StartedAt  time.Time `bun:"started_at,notnull"`
 	LastSeenAt time.Time `bun:"last_seen_at,notnull"`
 	InFlight   int64     `bun:"in_flight,notnull"`
+	// StoppedAt is set when the instance shut down gracefully.
+	StoppedAt time.Time `bun:"stopped_at,nullzero"`
 }
 
 // LogBatch records that one request-log batch was stored, in the same
