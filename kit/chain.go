@@ -43,6 +43,7 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 	writer := cfg.LogWriter
 	writer.SpillDir = cfg.spillDir()
 	writer.Logger = cmp.Or(writer.Logger, s.log)
+	writer.Instance = s.instance
 	writer.Observers = append(writer.Observers, s.dbHealth)
 	if s.metrics != nil {
 		writer.Observers = append(writer.Observers, s.metrics)

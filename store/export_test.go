@@ -1,5 +1,7 @@
 package store
 
+import "github.com/uptrace/bun/migrate"
+
 // StoreBatchTwiceForTest stores rows (with the counted-only calls) as one
 // batch, twice, as a retry after a lost commit answer would.
 func StoreBatchTwiceForTest(w *LogWriter, rows []*RequestLog) error {
@@ -8,4 +10,16 @@ func StoreBatchTwiceForTest(w *LogWriter, rows []*RequestLog) error {
 		return err
 	}
 	return w.insert(b)
+}
+
+// KitMigrationsBefore is the kit's schema up to, not including, the
+// migration named name: the schema an older release left.
+func KitMigrationsBefore(name string) *migrate.Migrations {
+	out := migrate.NewMigrations()
+	for _, m := range KitMigrations().Sorted() {
+		if m.Name < name {
+			out.Add(m)
+		}
+	}
+	return out
 }

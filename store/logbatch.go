@@ -111,7 +111,7 @@ func (w *LogWriter) insert(b *logBatch) error {
 				return err
 			}
 		}
-		return addRollups(ctx, tx, sorted)
+		return addRollups(ctx, tx, w.opts.Instance, sorted)
 	})
 	for _, o := range w.opts.Observers {
 		o.ObserveWrite(len(b.Rows), time.Since(began), err)

@@ -31,6 +31,9 @@ type WriterConfig struct {
 	SpillDir string
 	// SpillMaxBytes caps the spill; batches past it are lost and counted.
 	SpillMaxBytes int64
+	// Instance names the replica whose rollup rows this writer adds to
+	// (every replica writes its own; readers sum them).
+	Instance string
 	// Logger reports write failures; nil is slog.Default().
 	Logger *slog.Logger
 	// Observers are told about every batch transaction (metrics, the

@@ -153,5 +153,95 @@ func KitMigrations() *migrate.Migrations {
 			return err
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261127200003", Comment: "rollup_counts_per_instance",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			// Rollups become per-instance rows with the histogram as
+			// columns, so a batch adds to them with one UPSERT and replicas
+			// never share a row. The old rows are carried over as instance "".
+			type oldRollup struct {
+				bun.BaseModel `bun:"table:switchboard_rollups"`
+				Minute        time.Time `bun:"minute,pk"`
+				Procedure     string    `bun:"procedure,pk"`
+				Code          string    `bun:"code,pk"`
+				Count         int64     `bun:"count,notnull"`
+				LatencySumUS  int64     `bun:"latency_sum_us,notnull"`
+				RequestBytes  int64     `bun:"request_bytes,notnull"`
+				ResponseBytes int64     `bun:"response_bytes,notnull"`
+				Buckets       []int64   `bun:"buckets,type:text,notnull"`
+			}
+			type rollupCount struct {
+				bun.BaseModel `bun:"table:switchboard_rollup_counts"`
+				Minute        time.Time `bun:"minute,pk"`
+				Procedure     string    `bun:"procedure,pk"`
+				Code          string    `bun:"code,pk"`
+				Instance      string    `bun:"instance,pk"`
+				Count         int64     `bun:"count,notnull"`
+				LatencySumUS  int64     `bun:"latency_sum_us,notnull"`
+				RequestBytes  int64     `bun:"request_bytes,notnull"`
+				ResponseBytes int64     `bun:"response_bytes,notnull"`
+				B0            int64     `bun:"b0,notnull"`
+				B1            int64     `bun:"b1,notnull"`
+				B2            int64     `bun:"b2,notnull"`
+				B3            int64     `bun:"b3,notnull"`
+				B4            int64     `bun:"b4,notnull"`
+				B5            int64     `bun:"b5,notnull"`
+				B6            int64     `bun:"b6,notnull"`
+				B7            int64     `bun:"b7,notnull"`
+				B8            int64     `bun:"b8,notnull"`
+				B9            int64     `bun:"b9,notnull"`
+				B10           int64     `bun:"b10,notnull"`
+				B11           int64     `bun:"b11,notnull"`
+				B12           int64     `bun:"b12,notnull"`
+				B13           int64     `bun:"b13,notnull"`
+			}
+			return mg.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				if _, err := tx.NewCreateTable().Model((*rollupCount)(nil)).Exec(ctx); err != nil {
+					return err
+				}
+				var old []*oldRollup
+				if err := tx.NewSelect().Model(&old).Scan(ctx); err != nil {
+					return err
+				}
+				for len(old) > 0 {
+					chunk := old[:min(len(old), 500)]
+					old = old[len(chunk):]
+					rows := make([]*rollupCount, 0, len(chunk))
+					for _, o := range chunk {
+						bucket := func(i int) int64 {
+							if i < len(o.Buckets) {
+								return o.Buckets[i]
+							}
+							return 0
+						}
+						rows = append(rows, &rollupCount{
+							Minute: o.Minute, Procedure: o.Procedure, Code: o.Code,
+							Count: o.Count, LatencySumUS: o.LatencySumUS,
+							RequestBytes: o.RequestBytes, ResponseBytes: o.ResponseBytes,
+							B0:  bucket(0),
+							B1:  bucket(1),
+							B2:  bucket(2),
+							B3:  bucket(3),
+							B4:  bucket(4),
+							B5:  bucket(5),
+							B6:  bucket(6),
+							B7:  bucket(7),
+							B8:  bucket(8),
+							B9:  bucket(9),
+							B10: bucket(10),
+							B11: bucket(11),
+							B12: bucket(12),
+							B13: bucket(13),
+						})
+					}
+					if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
+						return err
+					}
+				}
+				_, err := tx.NewDropTable().Model((*oldRollup)(nil)).Exec(ctx)
+				return err
+			})
+		},
+	})
 	return m
 }

@@ -2,8 +2,8 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"math"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -20,28 +20,58 @@ var LatencyBounds = []time.Duration{
 	500 * time.Millisecond, time.Second, 2500 * time.Millisecond, 5 * time.Second, 10 * time.Second,
 }
 
-// Rollup aggregates the calls of one minute × procedure × code. The log
-// writer maintains rollups in the same transaction as the rows, so
-// statistics never scan raw request logs.
+// Rollup aggregates the calls of one minute × procedure × code, as one
+// replica (Instance) wrote them. The log writer adds each batch's calls to
+// its rollups in the same transaction as the rows, with one statement that
+// adds (an UPSERT), and every replica writes rows of its own: replicas never
+// wait on each other's rows. Readers sum over instances.
 type Rollup struct {
-	bun.BaseModel `bun:"table:switchboard_rollups"`
+	bun.BaseModel `bun:"table:switchboard_rollup_counts"`
 
 	Minute        time.Time `bun:"minute,pk"` // UTC, truncated to the minute
 	Procedure     string    `bun:"procedure,pk"`
 	Code          string    `bun:"code,pk"`
+	Instance      string    `bun:"instance,pk"`
 	Count         int64     `bun:"count,notnull"`
 	LatencySumUS  int64     `bun:"latency_sum_us,notnull"`
 	RequestBytes  int64     `bun:"request_bytes,notnull"`
 	ResponseBytes int64     `bun:"response_bytes,notnull"`
-	// Buckets[i] counts calls no slower than LatencyBounds[i] (and slower
-	// than the bound before); the last counts the rest. Stored as a JSON
-	// array: one column on both dialects.
-	Buckets []int64 `bun:"buckets,type:text,notnull"`
+	// The latency histogram, one column per bucket so an UPSERT can add
+	// them: B<i> counts calls no slower than LatencyBounds[i] (and slower
+	// than the bound before); the last counts the rest.
+	B0  int64 `bun:"b0,notnull"`
+	B1  int64 `bun:"b1,notnull"`
+	B2  int64 `bun:"b2,notnull"`
+	B3  int64 `bun:"b3,notnull"`
+	B4  int64 `bun:"b4,notnull"`
+	B5  int64 `bun:"b5,notnull"`
+	B6  int64 `bun:"b6,notnull"`
+	B7  int64 `bun:"b7,notnull"`
+	B8  int64 `bun:"b8,notnull"`
+	B9  int64 `bun:"b9,notnull"`
+	B10 int64 `bun:"b10,notnull"`
+	B11 int64 `bun:"b11,notnull"`
+	B12 int64 `bun:"b12,notnull"`
+	B13 int64 `bun:"b13,notnull"`
+}
+
+// buckets returns the histogram's columns in order.
+func (r *Rollup) buckets() []*int64 {
+	return []*int64{&r.B0, &r.B1, &r.B2, &r.B3, &r.B4, &r.B5, &r.B6, &r.B7, &r.B8, &r.B9, &r.B10, &r.B11, &r.B12, &r.B13}
 }
 
 type rollupKey struct {
 	minute          time.Time
 	procedure, code string
+}
+
+// histogramSize is the number of latency buckets.
+const histogramSize = 14
+
+func init() {
+	if len(LatencyBounds)+1 != histogramSize {
+		panic("store: LatencyBounds and the rollup histogram columns disagree")
+	}
 }
 
 // rollupSet accumulates calls into rollups keyed by minute × procedure ×
@@ -52,14 +82,14 @@ func (s rollupSet) add(rec *RequestLog) {
 	k := rollupKey{rec.StartTime.UTC().Truncate(time.Minute), rec.Procedure, rec.Code}
 	r, ok := s[k]
 	if !ok {
-		r = &Rollup{Minute: k.minute, Procedure: k.procedure, Code: k.code, Buckets: make([]int64, len(LatencyBounds)+1)}
+		r = &Rollup{Minute: k.minute, Procedure: k.procedure, Code: k.code}
 		s[k] = r
 	}
 	r.Count++
 	r.LatencySumUS += rec.DurationMicros
 	r.RequestBytes += rec.RequestBytes
 	r.ResponseBytes += rec.ResponseBytes
-	r.Buckets[bucketOf(time.Duration(rec.DurationMicros)*time.Microsecond)]++
+	*r.buckets()[bucketOf(time.Duration(rec.DurationMicros)*time.Microsecond)]++
 }
 
 // merge adds every rollup of o into s.
@@ -68,7 +98,6 @@ func (s rollupSet) merge(o rollupSet) {
 		have, ok := s[k]
 		if !ok {
 			c := *r
-			c.Buckets = slices.Clone(r.Buckets)
 			s[k] = &c
 			continue
 		}
@@ -76,8 +105,9 @@ func (s rollupSet) merge(o rollupSet) {
 		have.LatencySumUS += r.LatencySumUS
 		have.RequestBytes += r.RequestBytes
 		have.ResponseBytes += r.ResponseBytes
-		for i, n := range r.Buckets {
-			have.Buckets[i] += n
+		theirs := r.buckets()
+		for i, n := range have.buckets() {
+			*n += *theirs[i]
 		}
 	}
 }
@@ -115,41 +145,33 @@ func bucketOf(d time.Duration) int {
 	return len(LatencyBounds)
 }
 
-// addRollups merges rollups into the table: each key's row is created empty
-// if missing (ON CONFLICT DO NOTHING, so concurrent writers on one
-// PostgreSQL cannot collide), locked, and incremented; histograms add
-// element-wise. SQLite transactions already hold the write lock.
-func addRollups(ctx context.Context, tx bun.Tx, rollups []*Rollup) error {
-	pg := DialectOf(tx) == Postgres
-	for _, r := range rollups {
-		empty := &Rollup{Minute: r.Minute, Procedure: r.Procedure, Code: r.Code, Buckets: make([]int64, len(r.Buckets))}
-		if _, err := tx.NewInsert().Model(empty).On("CONFLICT DO NOTHING").Exec(ctx); err != nil {
-			return err
-		}
-		row := new(Rollup)
-		q := tx.NewSelect().Model(row).Where("minute = ? AND procedure = ? AND code = ?", r.Minute, r.Procedure, r.Code)
-		if pg {
-			q = q.For("UPDATE")
-		}
-		if err := q.Scan(ctx); err != nil {
-			return err
-		}
-		row.Count += r.Count
-		row.LatencySumUS += r.LatencySumUS
-		row.RequestBytes += r.RequestBytes
-		row.ResponseBytes += r.ResponseBytes
-		for len(row.Buckets) < len(r.Buckets) {
-			row.Buckets = append(row.Buckets, 0)
-		}
-		for i, n := range r.Buckets {
-			row.Buckets[i] += n
-		}
-		if _, err := tx.NewUpdate().Model(row).WherePK().Exec(ctx); err != nil {
-			return err
-		}
+// addRollups adds rollups to this instance's rows in one statement: an
+// UPSERT whose conflict clause adds every counter and histogram column. The
+// rows are this instance's own, so concurrent replicas never contend for
+// them; sorted keys keep one writer's statement in a stable order.
+func addRollups(ctx context.Context, tx bun.Tx, instance string, rollups []*Rollup) error {
+	if len(rollups) == 0 {
+		return nil
 	}
-	return nil
+	for _, r := range rollups {
+		r.Instance = instance
+	}
+	q := tx.NewInsert().Model(&rollups).On("CONFLICT (minute, procedure, code, instance) DO UPDATE")
+	for _, col := range rollupCounters {
+		q = q.Set("? = ?TableAlias.? + EXCLUDED.?", bun.Ident(col), bun.Ident(col), bun.Ident(col))
+	}
+	_, err := q.Exec(ctx)
+	return err
 }
+
+// rollupCounters are the columns an UPSERT adds.
+var rollupCounters = func() []string {
+	cols := []string{"count", "latency_sum_us", "request_bytes", "response_bytes"}
+	for i := range histogramSize {
+		cols = append(cols, fmt.Sprintf("b%d", i))
+	}
+	return cols
+}()
 
 // Stats summarizes calls: totals, codes, latency percentiles.
 //
@@ -191,10 +213,8 @@ func (s *Stats) add(r *Rollup) {
 	}
 	s.Timed += r.Count
 	s.LatencySum += time.Duration(r.LatencySumUS) * time.Microsecond
-	for i := range s.Buckets {
-		if i < len(r.Buckets) {
-			s.Buckets[i] += r.Buckets[i]
-		}
+	for i, n := range r.buckets() {
+		s.Buckets[i] += *n
 	}
 }
 
