@@ -6,7 +6,12 @@ package admin
 // bus every couple of seconds (a lease), and a replica batches its calls
 // onto the bus only while a lease is live. Nobody watching costs nothing.
 // The tail is best effort: a batch past maxBatch calls, or a viewer too
-// slow to read, loses lines (counted), never slowing a call.
+// slow to read, loses lines, never slowing a call.
+//
+// Lines travel without captured payloads: the bus is readable by anyone
+// who can connect to the database, and the tail does not need them
+// (GetRequestLog has them, from the table). Error details — what the client
+// was told — stay.
 
 import (
 	"context"
@@ -35,7 +40,8 @@ const (
 	leaseFor      = 6 * time.Second
 	announceEvery = 2 * time.Second
 	flushEvery    = 100 * time.Millisecond
-	maxBatch      = 500 // calls per replica per flush
+	maxBatch      = 500  // calls per replica per flush
+	maxLeases     = 1024 // viewers remembered: a flood of forged leases cannot grow without bound
 )
 
 // tail gathers this replica's calls while a lease is live and hands every
@@ -48,7 +54,7 @@ type tail struct {
 	leases  map[string]time.Time // viewer → lease end
 	pending []*adminv1.RequestLog
 	viewers map[chan *adminv1.RequestLog]struct{}
-	dropped atomic.Int64 // lines lost to a full batch or a slow viewer
+	dropped atomic.Int64 // lines lost to a full batch or a slow viewer (for tests and debugging)
 }
 
 func newTail(bus cluster.Bus, ev *events.Bus) *tail {
@@ -61,7 +67,9 @@ func (t *tail) run(ctx context.Context) {
 		if ev.Kind == events.CallFinished && t.leased() {
 			t.mu.Lock()
 			if len(t.pending) < maxBatch {
-				t.pending = append(t.pending, logProto(ev.Call))
+				line := logProto(ev.Call)
+				line.RequestPayload, line.ResponsePayload = "", ""
+				t.pending = append(t.pending, line)
 			} else {
 				t.dropped.Add(1)
 			}
@@ -72,9 +80,22 @@ func (t *tail) run(ctx context.Context) {
 	stopCalls := t.bus.Subscribe(callsTopic, cluster.Handler{Message: t.received})
 	defer stopCalls()
 	stopLeases := t.bus.Subscribe(leaseTopic, cluster.Handler{Message: func(m cluster.Message) {
+		if len(m.Payload) == 0 || len(m.Payload) > 128 {
+			return
+		}
+		now := time.Now()
 		t.mu.Lock()
-		t.leases[string(m.Payload)] = time.Now().Add(leaseFor)
-		t.mu.Unlock()
+		defer t.mu.Unlock()
+		if len(t.leases) >= maxLeases {
+			for viewer, until := range t.leases {
+				if !until.After(now) {
+					delete(t.leases, viewer)
+				}
+			}
+		}
+		if _, known := t.leases[string(m.Payload)]; known || len(t.leases) < maxLeases {
+			t.leases[string(m.Payload)] = now.Add(leaseFor)
+		}
 	}})
 	defer stopLeases()
 	tick := time.NewTicker(flushEvery)
@@ -173,7 +194,7 @@ func (t *tail) watch(ctx context.Context) <-chan *adminv1.RequestLog {
 		tick := time.NewTicker(announceEvery)
 		defer tick.Stop()
 		for {
-			_ = t.bus.Publish(context.WithoutCancel(ctx), leaseTopic, []byte(viewer))
+			_ = t.bus.Publish(ctx, leaseTopic, []byte(viewer))
 			select {
 			case <-tick.C:
 			case <-ctx.Done():

@@ -10,7 +10,7 @@ type Message struct {
 	Topic   string
 	Payload []byte
 	// Origin names the replica that published it (Bus.Origin), and Seq
-	// numbers its messages from 1, over all topics.
+	// numbers its messages on this topic from 1.
 	Origin string
 	Seq    uint64
 }
@@ -25,7 +25,8 @@ type Gap struct {
 
 // Handler receives a topic's messages and gaps. Both run on the bus's
 // delivery goroutine, one call at a time, and must return quickly: hand
-// work to a goroutine of your own.
+// work to a goroutine of your own. They must not publish or unsubscribe
+// (the bus holds its locks while it delivers).
 type Handler struct {
 	Message func(Message)
 	// Gap, when set, is told when messages may have been missed.
@@ -75,7 +76,20 @@ func (s *subscribers) deliver(m Message) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for h := range s.topics[m.Topic] {
-		h.Message(m)
+		if h.Message != nil {
+			h.Message(m)
+		}
+	}
+}
+
+// gapOn tells the subscribers of one topic.
+func (s *subscribers) gapOn(topic, reason string) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for h := range s.topics[topic] {
+		if h.Gap != nil {
+			h.Gap(Gap{Topic: topic, Reason: reason})
+		}
 	}
 }
 
@@ -98,18 +112,18 @@ type Local struct {
 	subs   subscribers
 	origin string
 	mu     sync.Mutex
-	seq    uint64
+	seq    map[string]uint64
 }
 
 // NewLocal returns an in-process bus.
-func NewLocal(origin string) *Local { return &Local{origin: origin} }
+func NewLocal(origin string) *Local { return &Local{origin: origin, seq: map[string]uint64{}} }
 
 // Publish implements Bus.
 func (l *Local) Publish(_ context.Context, topic string, payload []byte) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.seq++
-	l.subs.deliver(Message{Topic: topic, Payload: payload, Origin: l.origin, Seq: l.seq})
+	l.seq[topic]++
+	l.subs.deliver(Message{Topic: topic, Payload: payload, Origin: l.origin, Seq: l.seq[topic]})
 	return nil
 }
 

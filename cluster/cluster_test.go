@@ -164,8 +164,9 @@ func TestPostgres_ReconnectsAfterItsConnectionIsKilledAndReportsTheGap(t *testin
 func TestPostgres_ASequenceWithAHoleIsAGap(t *testing.T) {
 	dsn, db := openDB(t)
 	b := replica(t, dsn, db, "b")
-	var got inbox
+	var got, other inbox
 	defer b.Subscribe("pets", got.handler())()
+	defer b.Subscribe("keys", other.handler())()
 	for _, seq := range []int{1, 2, 4} {
 		env := fmt.Sprintf(`{"t":"pets","o":"ghost","s":%d,"p":"eA=="}`, seq)
 		if _, err := db.ExecContext(t.Context(), "SELECT pg_notify(?, ?)", cluster.Channel, env); err != nil {
@@ -175,6 +176,33 @@ func TestPostgres_ASequenceWithAHoleIsAGap(t *testing.T) {
 	kittest.WaitFor(t, "three messages", func() bool { n, _ := got.count(); return n == 3 })
 	if _, gaps := got.count(); gaps != 1 || got.gaps[0].Reason != "sequence" {
 		t.Errorf("gaps %+v, want one for the hole between 2 and 4", got.gaps)
+	}
+	if _, gaps := other.count(); gaps != 0 {
+		t.Errorf("a hole on pets was a gap on keys too: %+v", other.gaps)
+	}
+}
+
+// A publish that fails takes its sequence number back: the next one
+// arrives without a false gap.
+func TestPostgres_AFailedPublishLeavesNoHole(t *testing.T) {
+	dsn, db := openDB(t)
+	a, b := replica(t, dsn, db, "a"), replica(t, dsn, db, "b")
+	var got inbox
+	defer b.Subscribe("pets", got.handler())()
+	if err := a.Publish(t.Context(), "pets", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	if err := a.Publish(gone, "pets", []byte("lost")); err == nil {
+		t.Fatal("a publish with a cancelled context succeeded")
+	}
+	if err := a.Publish(t.Context(), "pets", []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	kittest.WaitFor(t, "both messages", func() bool { n, _ := got.count(); return n == 2 })
+	if _, gaps := got.count(); gaps != 0 || got.msgs[1].Seq != 2 {
+		t.Errorf("gaps %+v, second message seq %d; want none and 2", got.gaps, got.msgs[1].Seq)
 	}
 }
 

@@ -12,10 +12,10 @@
 // where every writer is one process, the Bus is in-process.
 //
 // Delivery is at most once. A subscriber is told when it may have missed
-// messages — after the listener reconnects, or when a publisher's sequence
-// number jumps — so it can resync from the database (re-read, clear a
-// cache, end a watch). Messages from one publisher arrive in the order it
-// published them.
+// messages on its topic — after the listener reconnects, or when a
+// publisher's sequence number for the topic jumps — so it can resync from
+// the database (re-read, clear a cache, end a watch). Messages from one
+// publisher arrive in the order it published them.
 //
 // What it must not do: block a publisher on a slow subscriber, carry
 // secrets (messages are readable by anyone who can LISTEN on the

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,16 +58,21 @@ type Postgres struct {
 	cfg  PostgresConfig
 	subs subscribers
 
-	pubMu sync.Mutex // one publish at a time: a replica's messages stay in order
-	seq   uint64
+	pubSem chan struct{}     // one publish at a time (a replica's messages stay in order); waits respect ctx
+	seq    map[string]uint64 // topic → the last sequence number published
 
-	recvMu    sync.Mutex        // the delivery goroutine's state
-	last      map[string]uint64 // origin → the last sequence number received
-	connected atomic.Int64      // connections made; > 1 means reconnected
-	failures  int               // consecutive failed connection attempts
-	listening chan struct{}     // closed once the listener first listens
-	once      sync.Once
+	recvMu      sync.Mutex        // the delivery goroutine's state
+	last        map[string]uint64 // origin + topic → the last sequence number received
+	connected   atomic.Int64      // connections made; > 1 means reconnected
+	failures    int               // consecutive failed (or at once lost) connections
+	lastConnect time.Time
+	listening   chan struct{} // closed once the listener first listens
+	once        sync.Once
+	serving     atomic.Bool // the server serves: a first listen after this is a gap too
 }
+
+// publishTimeout bounds a publish whose context has no deadline of its own.
+const publishTimeout = 5 * time.Second
 
 // NewPostgres returns the bus; call Run to listen.
 func NewPostgres(cfg PostgresConfig) *Postgres {
@@ -76,8 +82,16 @@ func NewPostgres(cfg PostgresConfig) *Postgres {
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 5 * time.Second
 	}
-	return &Postgres{cfg: cfg, last: map[string]uint64{}, listening: make(chan struct{})}
+	return &Postgres{
+		cfg: cfg, pubSem: make(chan struct{}, 1), seq: map[string]uint64{},
+		last: map[string]uint64{}, listening: make(chan struct{}),
+	}
 }
+
+// MarkServing tells the bus its server serves: should the listener connect
+// for the first time only after this, what was published meanwhile was
+// missed, and subscribers get a gap.
+func (p *Postgres) MarkServing() { p.serving.Store(true) }
 
 // Listening is closed once Run's listener first listens: messages published
 // before then reach no replica's subscribers, not even this one's, so a
@@ -92,12 +106,30 @@ func (p *Postgres) Subscribe(topic string, h Handler) func() { return p.subs.add
 
 // Publish implements Bus: one NOTIFY, after storing the payload when it is
 // too large to travel in it. Publishes of one replica are serialized, so
-// they are delivered in order.
-func (p *Postgres) Publish(ctx context.Context, topic string, payload []byte) error {
-	p.pubMu.Lock()
-	defer p.pubMu.Unlock()
-	p.seq++
-	env := envelope{Topic: topic, Origin: p.cfg.Origin, Seq: p.seq, Payload: payload}
+// they are delivered in order; each topic is numbered on its own, so a
+// message lost on one topic is a gap for that topic only. A publish that
+// fails takes its number back: nobody is told of a gap for a message the
+// publisher knows it did not send. Without a deadline of its own, ctx gets
+// one of 5 s.
+func (p *Postgres) Publish(ctx context.Context, topic string, payload []byte) (err error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+		defer cancel()
+	}
+	select {
+	case p.pubSem <- struct{}{}:
+		defer func() { <-p.pubSem }()
+	case <-ctx.Done():
+		return fmt.Errorf("cluster: publish: %w", ctx.Err())
+	}
+	p.seq[topic]++
+	defer func() {
+		if err != nil {
+			p.seq[topic]--
+		}
+	}()
+	env := envelope{Topic: topic, Origin: p.cfg.Origin, Seq: p.seq[topic], Payload: payload}
 	raw, err := json.Marshal(env)
 	if err != nil {
 		return err
@@ -169,12 +201,24 @@ func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
 		return nil, err
 	}
 	cfg.RuntimeParams["application_name"] = ApplicationName(p.cfg.Origin)
+	// A listener only reads: notice a dead connection from TCP keepalives
+	// within about 30 s, not the system's two hours.
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3}}
+	cfg.DialFunc = dialer.DialContext
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
 		p.failures++
 		return nil, err
 	}
-	p.failures = 0
+	// A connection lost within seconds of the last one (a proxy or server
+	// that accepts, then drops) counts as a failure: the backoff applies.
+	if time.Since(p.lastConnect) < 5*time.Second {
+		p.failures++
+	} else {
+		p.failures = 0
+	}
+	p.lastConnect = time.Now()
 	return conn, nil
 }
 
@@ -182,7 +226,7 @@ func (p *Postgres) connect(ctx context.Context) (*pgx.Conn, error) {
 // after the first time, messages may have been missed.
 func (p *Postgres) HandleBacklog(context.Context, string, *pgx.Conn) error {
 	p.once.Do(func() { close(p.listening) })
-	if p.connected.Add(1) > 1 {
+	if p.connected.Add(1) > 1 || p.serving.Load() {
 		p.cfg.Logger.Info("cluster bus: listening again; subscribers resync")
 		p.recvMu.Lock()
 		clear(p.last) // sequences restart from whatever arrives next
@@ -202,16 +246,17 @@ func (p *Postgres) HandleNotification(ctx context.Context, n *pgconn.Notificatio
 	}
 	if env.Ref != 0 {
 		if err := conn.QueryRow(ctx, store.ClusterPayloadQuery, env.Ref).Scan(&env.Payload); err != nil {
-			p.subs.gap("payload")
+			p.subs.gapOn(env.Topic, "payload")
 			return fmt.Errorf("cluster: payload %d: %w", env.Ref, err)
 		}
 	}
+	key := env.Origin + "\x00" + env.Topic
 	p.recvMu.Lock()
-	last, known := p.last[env.Origin]
-	p.last[env.Origin] = env.Seq
+	last, known := p.last[key]
+	p.last[key] = env.Seq
 	p.recvMu.Unlock()
 	if known && env.Seq != last+1 {
-		p.subs.gap("sequence")
+		p.subs.gapOn(env.Topic, "sequence")
 	}
 	p.subs.deliver(Message{Topic: env.Topic, Payload: env.Payload, Origin: env.Origin, Seq: env.Seq})
 	return nil

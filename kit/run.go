@@ -74,9 +74,10 @@ func (s *Server) Run(ctx context.Context) error {
 		select {
 		case <-bus.Listening():
 		case <-time.After(10 * time.Second):
-			s.log.Warn("cluster bus: not listening after 10s; serving anyway, and what other replicas publish until it listens is missed")
+			s.log.Warn("cluster bus: not listening after 10s; serving anyway (its subscribers resync once it listens)")
 		case <-ctx.Done():
 		}
+		bus.MarkServing() // a first listen from now on is a gap
 	}
 	s.addr = ln.Addr()
 	s.firstAdminKey(ctx)

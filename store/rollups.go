@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
@@ -350,4 +351,27 @@ func SumStats(byProcedure map[string]*Stats) *Stats {
 		}
 	}
 	return total
+}
+
+// UnmarshalJSON reads a rollup as the log writer's spill stores it, from
+// this release (a field per bucket) or from an older one (the histogram as
+// one Buckets array), so batches spilled before an upgrade replay whole.
+func (r *Rollup) UnmarshalJSON(data []byte) error {
+	type plain Rollup // without this method
+	var v struct {
+		plain
+		Buckets []int64
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return err
+	}
+	*r = Rollup(v.plain)
+	for i, n := range v.Buckets {
+		if b := r.buckets(); i < len(b) {
+			*b[i] += n
+		} else {
+			*b[len(b)-1] += n // a longer old histogram: the rest is the open last bucket
+		}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -138,4 +139,22 @@ func TestRollups_MigrationCarriesOldRowsOver(t *testing.T) {
 			t.Errorf("carried-over statistics %+v", s)
 		}
 	})
+}
+
+// A batch spilled by an older release — its rollups' histogram one Buckets
+// array — replays whole.
+func TestRollup_ReadsTheOldSpillForm(t *testing.T) {
+	var r store.Rollup
+	old := `{"Minute":"2026-11-27T10:00:00Z","Procedure":"a.B/C","Code":"ok","Count":3,"Buckets":[1,0,2]}`
+	if err := json.Unmarshal([]byte(old), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Count != 3 || r.B0 != 1 || r.B2 != 2 || r.Procedure != "a.B/C" {
+		t.Errorf("read %+v", r)
+	}
+	raw, _ := json.Marshal(&store.Rollup{Count: 2, B5: 2})
+	var back store.Rollup
+	if err := json.Unmarshal(raw, &back); err != nil || back.Count != 2 || back.B5 != 2 {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
 }

@@ -205,7 +205,7 @@ func keysRevoke(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			fmt.Fprintf(stderr, "could not tell running servers (%v); they stop accepting it within their api-key-cache-ttl (default 10s)\n", err)
 			return nil
 		}
-		fmt.Fprintln(stderr, "running servers were told: they stop accepting it at once")
+		fmt.Fprintln(stderr, "published to running servers on their cluster bus: they stop accepting it as soon as they receive it")
 		return nil
 	})
 }

@@ -172,7 +172,7 @@ func TestKeys_RevokeTellsRunningServers(t *testing.T) {
 		t.Fatalf("before the revocation: %d", code)
 	}
 	id, _, _ := store.ParseAPIKey(key)
-	if _, info, err := cli(t, "keys", "revoke", id, "--dsn", dsn); err != nil || !strings.Contains(info, "told") {
+	if _, info, err := cli(t, "keys", "revoke", id, "--dsn", dsn); err != nil || !strings.Contains(info, "published to running servers") {
 		t.Fatalf("revoke: %v (%s)", err, info)
 	}
 	kittest.WaitWithin(t, time.Second, "the server to refuse the revoked key", func() bool {
