@@ -326,12 +326,26 @@ func (w *LogWriter) prune() {
 		Where("written_at < ?", time.Now().Add(-24*time.Hour).UTC()).Exec(ctx); err != nil {
 		w.opts.Logger.Warn("request log: batch id cleanup failed", "error", err)
 	}
+	// Partitions (PostgreSQL) for today and two days ahead.
+	if err := EnsureLogPartitions(ctx, w.db, time.Now(), 2); err != nil {
+		w.opts.Logger.Warn("request log: creating daily partitions failed; rows go to the default partition", "error", err)
+	}
 	if w.opts.Retention <= 0 {
 		return
 	}
 	cutoff := time.Now().Add(-w.opts.Retention).UTC()
 	if _, err := w.db.NewDelete().Model((*Rollup)(nil)).Where("minute < ?", cutoff).Exec(ctx); err != nil {
 		w.opts.Logger.Warn("request log: rollup retention delete failed", "error", err)
+	}
+	if DialectOf(w.db) == Postgres {
+		dropped, err := DropLogPartitionsBefore(ctx, w.db, cutoff)
+		if err != nil {
+			w.opts.Logger.Warn("request log: retention failed", "error", err)
+		}
+		if len(dropped) > 0 {
+			w.opts.Logger.Info("request log: dropped old daily partitions", "partitions", dropped, "older_than", w.opts.Retention)
+		}
+		return
 	}
 	res, err := w.db.NewDelete().Model((*RequestLog)(nil)).
 		Where("start_time < ?", cutoff).Exec(ctx)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -239,6 +240,48 @@ func KitMigrations() *migrate.Migrations {
 					}
 				}
 				_, err := tx.NewDropTable().Model((*oldRollup)(nil)).Exec(ctx)
+				return err
+			})
+		},
+	})
+	m.Add(migrate.Migration{
+		Name: "20261127200004", Comment: "request_logs_partitioned_by_day",
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			if DialectOf(mg.DB()) != Postgres {
+				return nil // SQLite has no partitions; retention deletes rows
+			}
+			return mg.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				const old = "switchboard_request_logs_unpartitioned"
+				for _, q := range []string{
+					"ALTER TABLE switchboard_request_logs RENAME TO " + old,
+					"ALTER INDEX switchboard_request_logs_pkey RENAME TO " + old + "_pkey",
+					"ALTER INDEX switchboard_request_logs_start_time_idx RENAME TO " + old + "_start_time_idx",
+					"ALTER INDEX switchboard_request_logs_procedure_idx RENAME TO " + old + "_procedure_idx",
+					"ALTER INDEX switchboard_request_logs_request_id_idx RENAME TO " + old + "_request_id_idx",
+					"CREATE TABLE switchboard_request_logs (LIKE " + old + " INCLUDING DEFAULTS) PARTITION BY RANGE (start_time)",
+					// The id sequence outlives the old table.
+					"ALTER SEQUENCE switchboard_request_logs_id_seq OWNED BY switchboard_request_logs.id",
+					"ALTER TABLE switchboard_request_logs ADD PRIMARY KEY (id, start_time)",
+					"CREATE INDEX switchboard_request_logs_start_time_idx ON switchboard_request_logs (start_time)",
+					"CREATE INDEX switchboard_request_logs_procedure_idx ON switchboard_request_logs (procedure, start_time)",
+					"CREATE INDEX switchboard_request_logs_request_id_idx ON switchboard_request_logs (request_id)",
+					"CREATE TABLE switchboard_request_logs_default PARTITION OF switchboard_request_logs DEFAULT",
+				} {
+					if _, err := tx.ExecContext(ctx, q); err != nil {
+						return fmt.Errorf("%s: %w", q, err)
+					}
+				}
+				var oldest time.Time
+				if err := tx.NewRaw("SELECT coalesce(min(start_time), now()) FROM "+old).Scan(ctx, &oldest); err != nil {
+					return err
+				}
+				if err := EnsureLogPartitions(ctx, tx, oldest, 2); err != nil {
+					return err
+				}
+				if _, err := tx.ExecContext(ctx, "INSERT INTO switchboard_request_logs SELECT * FROM "+old); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, "DROP TABLE "+old)
 				return err
 			})
 		},
