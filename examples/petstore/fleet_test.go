@@ -1,0 +1,271 @@
+package main
+
+// The fleet test: three pet store replicas on one PostgreSQL behind
+// HAProxy (Debian's package) on loopback, behaving as one service.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
+
+	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
+	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
+	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
+	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
+	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/store/storetest"
+)
+
+// haproxyConfig fronts the replicas: one clear-text port for HTTP/1.1 and
+// h2c (HAProxy tells them apart by the HTTP/2 preface), h2c to the
+// replicas, health checks on /healthz every 200 ms so a draining replica
+// (503 for its -shutdown-delay) leaves the pool before it stops, and
+// X-Forwarded-For for the replicas, which trust the proxy's address only.
+const haproxyConfig = `global
+    log stdout format raw local0 warning
+defaults
+    mode http
+    timeout connect 2s
+    timeout client 1h
+    timeout server 1h
+    option forwardfor
+    option redispatch
+    retries 2
+    retry-on conn-failure empty-response
+frontend api
+    bind 127.0.0.1:%d
+    default_backend replicas
+backend replicas
+    balance roundrobin
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server inter 200ms fall 1 rise 2 check
+%s`
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type fleet struct {
+	dsn      string
+	replicas []*kittest.Process
+	proxy    string // http://127.0.0.1:port
+	key      string
+}
+
+func startFleet(t *testing.T, n int) *fleet {
+	t.Helper()
+	haproxy, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("haproxy is not installed: the fleet test must run in CI (.ci/run installs it)")
+		}
+		t.Skip("haproxy not installed; skipping the fleet test")
+	}
+	bin := exampleBinary(t)
+	f := &fleet{dsn: storetest.PostgresDSN(t)}
+	var servers strings.Builder
+	for i := range n {
+		p := kittest.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0", "-dsn", f.dsn,
+			"-first-admin-key=false", "-trusted-proxies", "127.0.0.1/32", "-shutdown-delay", "1s"))
+		f.replicas = append(f.replicas, p)
+		fmt.Fprintf(&servers, "    server r%d %s proto h2\n", i, p.Addr)
+	}
+	port := freePort(t)
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(haproxyConfig, port, servers.String())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	proxy := exec.Command(haproxy, "-f", cfg)
+	if err := proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Process.Kill(); _ = proxy.Wait() })
+	f.proxy = fmt.Sprintf("http://127.0.0.1:%d", port)
+	f.key = f.newKey(t, "fleet", "*", "admin.read")
+	kittest.WaitFor(t, "the proxy to serve", func() bool {
+		_, err := f.client().ListPets(t.Context(), &petstorev1.ListPetsRequest{})
+		return err == nil
+	})
+	return f
+}
+
+// client calls through the proxy with the fleet's key, over h2c.
+func (f *fleet) client(opts ...connecthttp.Option) petstorev1connect.PetStoreServiceClient {
+	return petstorev1connect.NewPetStoreServiceClient(connect.NewClient(
+		connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), f.key), f.proxy, opts...)))
+}
+
+// Through the one proxy port: gRPC over h2c, Connect JSON over HTTP/1.1 and
+// gRPC-Web over HTTP/1.1, each call landing on whichever replica.
+func TestFleet_EveryProtocolThroughTheProxy(t *testing.T) {
+	f := startFleet(t, 3)
+	for name, client := range map[string]petstorev1connect.PetStoreServiceClient{
+		"grpc/h2c":        petstorev1connect.NewPetStoreServiceClient(connect.NewClient(connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), f.key), f.proxy, connecthttp.WithGRPC()))),
+		"connect/http1.1": petstorev1connect.NewPetStoreServiceClient(connect.NewClient(connecthttp.NewTransport(kittest.WithBearer(nil, f.key), f.proxy))),
+		"grpcweb/http1.1": petstorev1connect.NewPetStoreServiceClient(connect.NewClient(connecthttp.NewTransport(kittest.WithBearer(nil, f.key), f.proxy, connecthttp.WithGRPCWeb()))),
+	} {
+		for i := range 3 {
+			if _, err := client.CreatePet(t.Context(), &petstorev1.CreatePetRequest{Pet: &petstorev1.Pet{
+				Name: fmt.Sprintf("%s-%d", strings.Split(name, "/")[0], i), Species: petstorev1.Species_SPECIES_CAT,
+				Status: petstorev1.PetStatus_PET_STATUS_AVAILABLE}}); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+	}
+	list, err := f.client().ListPets(t.Context(), &petstorev1.ListPetsRequest{PageSize: 100})
+	if err != nil || len(list.GetPets()) != 9 {
+		t.Errorf("ListPets: %d pets (%v), want the 9 made through every protocol", len(list.GetPets()), err)
+	}
+}
+
+// A rolling restart under load: each replica in turn gets SIGTERM; the
+// proxy drains it (health 503 during -shutdown-delay) and no call fails.
+func TestFleet_ARollingStopUnderLoadFailsNoCall(t *testing.T) {
+	f := startFleet(t, 3)
+	client := f.client()
+	var calls, failed atomic.Int64
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	deadline := time.Now().Add(2 * time.Minute) // a bound, whatever happens
+	for range 4 {
+		load.Go(func() {
+			for time.Now().Before(deadline) {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := client.ListPets(t.Context(), &petstorev1.ListPetsRequest{}); err != nil {
+					if failed.Add(1) <= 3 {
+						t.Logf("call failed: %v", err)
+					}
+				}
+				calls.Add(1)
+			}
+		})
+	}
+	kittest.WaitFor(t, "load", func() bool { return calls.Load() > 200 })
+	for i, r := range f.replicas[:2] { // two of three, in turn: one always serves
+		if err := r.Stop(); err != nil {
+			t.Errorf("replica %d: %v", i, err)
+		}
+		before := calls.Load()
+		kittest.WaitFor(t, "load to go on", func() bool { return calls.Load() > before+200 })
+	}
+	close(stop)
+	load.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d calls failed during the rolling stop", failed.Load(), calls.Load())
+	}
+	t.Logf("%d calls, %d failed", calls.Load(), failed.Load())
+}
+
+// direct returns a client of one replica, bypassing the proxy.
+func (f *fleet) direct(i int, key string) petstorev1connect.PetStoreServiceClient {
+	return petstorev1connect.NewPetStoreServiceClient(connect.NewClient(
+		connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), key), "http://"+f.replicas[i].Addr)))
+}
+
+// What one replica learns, the others know: a watcher on A sees a pet
+// created on B; a key revoked through A is refused by B and C within a
+// second; the admin overview on C counts the calls of all three.
+func TestFleet_ReplicasActAsOne(t *testing.T) {
+	f := startFleet(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	watch, err := f.direct(0, f.key).WatchPets(ctx, &petstorev1.WatchPetsRequest{MaxEvents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	events := make(chan *petstorev1.WatchPetsResponse, 1)
+	go func() {
+		if ev, err := watch.Receive(); err == nil {
+			events <- ev
+		}
+	}()
+	// The watch opens on its first Receive: create on B until A's watcher
+	// has the event.
+	var seen *petstorev1.WatchPetsResponse
+	kittest.WaitFor(t, "A's watcher to see a pet created on B", func() bool {
+		if _, err := f.direct(1, f.key).CreatePet(ctx, &petstorev1.CreatePetRequest{Pet: &petstorev1.Pet{
+			Name: "Rex", Species: petstorev1.Species_SPECIES_DOG, Status: petstorev1.PetStatus_PET_STATUS_AVAILABLE}}); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case seen = <-events:
+			return true
+		default:
+			return false
+		}
+	})
+	if seen.GetType() != petstorev1.EventType_EVENT_TYPE_CREATED || seen.GetPet().GetName() != "Rex" {
+		t.Errorf("A's watcher got %v", seen)
+	}
+
+	// A key used on B and C (cached there), revoked through A.
+	doomed := f.newKey(t, "doomed", "*")
+	for i := 1; i <= 2; i++ {
+		if _, err := f.direct(i, doomed).ListPets(ctx, &petstorev1.ListPetsRequest{}); err != nil {
+			t.Fatalf("the key on replica %d before the revocation: %v", i, err)
+		}
+	}
+	admin := adminv1connect.NewAdminServiceClient(connect.NewClient(
+		connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), f.newKey(t, "ops", "admin")), "http://"+f.replicas[0].Addr)))
+	id, _, _ := strings.Cut(strings.TrimPrefix(doomed, "sb_"), "_")
+	if _, err := admin.RevokeApiKey(ctx, &adminv1.RevokeApiKeyRequest{Id: id}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		kittest.WaitWithin(t, time.Second, fmt.Sprintf("replica %d to refuse the revoked key", i), func() bool {
+			_, err := f.direct(i, doomed).ListPets(ctx, &petstorev1.ListPetsRequest{})
+			return connect.CodeOf(err) == connect.CodeUnauthenticated
+		})
+	}
+
+	// Calls on every replica show in the overview read on C.
+	for i := range 3 {
+		for range 5 {
+			_, _ = f.direct(i, f.key).GetPet(ctx, &petstorev1.GetPetRequest{Id: seen.GetPet().GetId()})
+		}
+	}
+	viewer := adminv1connect.NewAdminServiceClient(connect.NewClient(
+		connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), f.key), "http://"+f.replicas[2].Addr)))
+	kittest.WaitFor(t, "the overview on C to count the 15 GetPet calls of all three", func() bool {
+		res, err := viewer.GetMethodStats(ctx, &adminv1.GetMethodStatsRequest{Procedure: "petstore.v1.PetStoreService/GetPet"})
+		return err == nil && res.GetMethod().GetStats().GetCount() == 15
+	})
+}
+
+// newKey makes a key with scopes through the CLI, straight in the database.
+func (f *fleet) newKey(t *testing.T, name string, scopes ...string) string {
+	t.Helper()
+	args := []string{"run", "../../cmd/switchboard", "keys", "create", "--name", name, "--dsn", f.dsn}
+	for _, s := range scopes {
+		args = append(args, "--scope", s)
+	}
+	out, err := exec.Command("go", args...).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
