@@ -18,12 +18,14 @@ import (
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
+	"github.com/uptrace/bun"
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
 	adminv1 "github.com/switchboardkit/switchboard/gen/switchboard/admin/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
 	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/store"
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
@@ -68,6 +70,7 @@ type fleet struct {
 	replicas []*kittest.Process
 	proxy    string // http://127.0.0.1:port
 	key      string
+	handle   *bun.DB
 }
 
 func startFleet(t *testing.T, n int) *fleet {
@@ -268,4 +271,105 @@ func (f *fleet) newKey(t *testing.T, name string, scopes ...string) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// One replica is killed outright under load: the proxy routes around it,
+// the others show it down once its heartbeats stop, and every call the
+// survivors answered has its row.
+func TestFleet_AKilledReplicaIsRoutedAroundAndLosesNoSurvivorsRow(t *testing.T) {
+	f := startFleet(t, 3)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a bound, whatever happens
+	defer cancel()
+	var proxied, proxiedFailed atomic.Int64
+	stop := make(chan struct{})
+	var load sync.WaitGroup
+	for range 2 {
+		load.Go(func() {
+			for ctx.Err() == nil {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := f.client().ListPets(ctx, &petstorev1.ListPetsRequest{}); err != nil {
+					proxiedFailed.Add(1)
+				}
+				proxied.Add(1)
+			}
+		})
+	}
+	// Calls straight to the survivors, each with a request id of its own.
+	var mu sync.Mutex
+	var answered []string
+	for i := 1; i <= 2; i++ {
+		load.Go(func() {
+			for n := 0; ctx.Err() == nil; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("survivor-%d-%d", i, n)
+				cctx, info := connect.NewClientContext(ctx)
+				info.RequestHeader().Set("X-Request-Id", id)
+				if _, err := f.direct(i, f.key).ListPets(cctx, &petstorev1.ListPetsRequest{}); err == nil {
+					mu.Lock()
+					answered = append(answered, id)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	kittest.WaitFor(t, "load", func() bool { return proxied.Load() > 200 })
+	f.replicas[0].Kill()
+	afterKill := proxied.Load()
+	kittest.WaitFor(t, "the proxy to route around the killed replica", func() bool { return proxied.Load() > afterKill+500 })
+	failedBefore := proxiedFailed.Load()
+	settled := proxied.Load()
+	kittest.WaitFor(t, "more load with the replica gone", func() bool { return proxied.Load() > settled+500 })
+	if n := proxiedFailed.Load() - failedBefore; n != 0 {
+		t.Errorf("%d calls failed through the proxy after it had routed around the killed replica", n)
+	}
+	close(stop)
+	load.Wait()
+	t.Logf("%d calls through the proxy, %d failed (around the kill); %d answered by the survivors directly",
+		proxied.Load(), proxiedFailed.Load(), len(answered))
+
+	// The killed replica shows down on the survivors once its heartbeats
+	// stop (three beats, 30 s).
+	viewer := adminv1connect.NewAdminServiceClient(connect.NewClient(
+		connecthttp.NewTransport(kittest.WithBearer(kittest.H2CClient(), f.key), "http://"+f.replicas[1].Addr)))
+	kittest.WaitWithin(t, 45*time.Second, "the killed replica to show down", func() bool {
+		res, err := viewer.ListInstances(ctx, &adminv1.ListInstancesRequest{})
+		if err != nil {
+			return false
+		}
+		up := 0
+		for _, inst := range res.GetInstances() {
+			if inst.GetUp() {
+				up++
+			}
+		}
+		return up == 2
+	})
+	// Every call a survivor answered has its row.
+	kittest.WaitFor(t, "a row for every call the survivors answered", func() bool {
+		var have int
+		err := f.db(t).NewRaw("SELECT count(*) FROM switchboard_request_logs WHERE request_id LIKE 'survivor-%'").Scan(ctx, &have)
+		return err == nil && have == len(answered)
+	})
+}
+
+// db opens the fleet's database for the test to read.
+func (f *fleet) db(t *testing.T) *bun.DB {
+	t.Helper()
+	if f.handle == nil {
+		db, err := store.Open(t.Context(), f.dsn, store.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = db.Close() })
+		f.handle = db
+	}
+	return f.handle
 }

@@ -89,3 +89,10 @@ func (p *Process) Stop() error {
 	}
 	return p.err
 }
+
+// Kill ends the process at once with SIGKILL — no shutdown, no flush — as
+// a crash or an OOM kill would, and waits for it to be gone.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.exited
+}
