@@ -6,7 +6,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +50,10 @@ defaults
 frontend api
     bind 127.0.0.1:%d
     default_backend replicas
+frontend stats
+    bind 127.0.0.1:%d
+    stats enable
+    stats uri /stats
 backend replicas
     balance roundrobin
     option httpchk GET /healthz
@@ -69,8 +75,35 @@ type fleet struct {
 	dsn      string
 	replicas []*kittest.Process
 	proxy    string // http://127.0.0.1:port
+	stats    string // HAProxy's CSV statistics
 	key      string
 	handle   *bun.DB
+	bin      string
+}
+
+// startReplica runs one pet store replica of the fleet on addr.
+func (f *fleet) startReplica(t *testing.T, addr string) *kittest.Process {
+	t.Helper()
+	return kittest.StartProcess(t, exec.Command(f.bin, "-addr", addr, "-dsn", f.dsn,
+		"-first-admin-key=false", "-trusted-proxies", "127.0.0.1/32", "-shutdown-delay", "1s"))
+}
+
+// up reports whether HAProxy has server rN in its pool (its health checks
+// passed).
+func (f *fleet) up(n int) bool {
+	res, err := http.Get(f.stats)
+	if err != nil {
+		return false
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		fields := strings.Split(line, ",")
+		if len(fields) > 17 && fields[0] == "replicas" && fields[1] == fmt.Sprintf("r%d", n) {
+			return fields[17] == "UP"
+		}
+	}
+	return false
 }
 
 func startFleet(t *testing.T, n int) *fleet {
@@ -85,15 +118,16 @@ func startFleet(t *testing.T, n int) *fleet {
 	bin := exampleBinary(t)
 	f := &fleet{dsn: storetest.PostgresDSN(t)}
 	var servers strings.Builder
+	f.bin = bin
 	for i := range n {
-		p := kittest.StartProcess(t, exec.Command(bin, "-addr", "127.0.0.1:0", "-dsn", f.dsn,
-			"-first-admin-key=false", "-trusted-proxies", "127.0.0.1/32", "-shutdown-delay", "1s"))
+		p := f.startReplica(t, "127.0.0.1:0")
 		f.replicas = append(f.replicas, p)
 		fmt.Fprintf(&servers, "    server r%d %s proto h2\n", i, p.Addr)
 	}
-	port := freePort(t)
+	port, stats := freePort(t), freePort(t)
+	f.stats = fmt.Sprintf("http://127.0.0.1:%d/stats;csv", stats)
 	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(haproxyConfig, port, servers.String())), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(haproxyConfig, port, stats, servers.String())), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	proxy := exec.Command(haproxy, "-f", cfg)
@@ -139,9 +173,10 @@ func TestFleet_EveryProtocolThroughTheProxy(t *testing.T) {
 	}
 }
 
-// A rolling restart under load: each replica in turn gets SIGTERM; the
-// proxy drains it (health 503 during -shutdown-delay) and no call fails.
-func TestFleet_ARollingStopUnderLoadFailsNoCall(t *testing.T) {
+// A rolling restart under load: each replica in turn gets SIGTERM — the
+// proxy drains it (health 503 during -shutdown-delay) — and starts again
+// on its address, back in the pool before the next goes; no call fails.
+func TestFleet_ARollingRestartUnderLoadFailsNoCall(t *testing.T) {
 	f := startFleet(t, 3)
 	client := f.client()
 	var calls, failed atomic.Int64
@@ -166,17 +201,19 @@ func TestFleet_ARollingStopUnderLoadFailsNoCall(t *testing.T) {
 		})
 	}
 	kittest.WaitFor(t, "load", func() bool { return calls.Load() > 200 })
-	for i, r := range f.replicas[:2] { // two of three, in turn: one always serves
+	for i, r := range f.replicas { // each in turn: stopped, started again, back in the pool
 		if err := r.Stop(); err != nil {
 			t.Errorf("replica %d: %v", i, err)
 		}
+		f.replicas[i] = f.startReplica(t, r.Addr)
+		kittest.WaitFor(t, fmt.Sprintf("replica %d back in the proxy's pool", i), func() bool { return f.up(i) })
 		before := calls.Load()
 		kittest.WaitFor(t, "load to go on", func() bool { return calls.Load() > before+200 })
 	}
 	close(stop)
 	load.Wait()
 	if failed.Load() != 0 {
-		t.Errorf("%d of %d calls failed during the rolling stop", failed.Load(), calls.Load())
+		t.Errorf("%d of %d calls failed during the rolling restart", failed.Load(), calls.Load())
 	}
 	t.Logf("%d calls, %d failed", calls.Load(), failed.Load())
 }
