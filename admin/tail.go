@@ -53,6 +53,7 @@ type tail struct {
 	mu      sync.Mutex
 	leases  map[string]time.Time // viewer → lease end
 	pending []*adminv1.RequestLog
+	sub     *events.Subscription // this replica's calls; nil while no lease is live
 	viewers map[chan *adminv1.RequestLog]struct{}
 	dropped atomic.Int64 // lines lost to a full batch or a slow viewer (for tests and debugging)
 }
@@ -61,40 +62,14 @@ func newTail(bus cluster.Bus, ev *events.Bus) *tail {
 	return &tail{bus: bus, events: ev, leases: map[string]time.Time{}, viewers: map[chan *adminv1.RequestLog]struct{}{}}
 }
 
-// run gathers and ships calls until ctx ends.
+// run ships calls and lets expired leases go until ctx ends.
 func (t *tail) run(ctx context.Context) {
-	sub := t.events.Subscribe(4096, func(ev events.Event) {
-		if ev.Kind == events.CallFinished && t.leased() {
-			t.mu.Lock()
-			if len(t.pending) < maxBatch {
-				line := logProto(ev.Call)
-				line.RequestPayload, line.ResponsePayload = "", ""
-				t.pending = append(t.pending, line)
-			} else {
-				t.dropped.Add(1)
-			}
-			t.mu.Unlock()
-		}
-	})
-	defer sub.Close()
+	defer t.unsubscribe()
 	stopCalls := t.bus.Subscribe(callsTopic, cluster.Handler{Message: t.received})
 	defer stopCalls()
 	stopLeases := t.bus.Subscribe(leaseTopic, cluster.Handler{Message: func(m cluster.Message) {
-		if len(m.Payload) == 0 || len(m.Payload) > 128 {
-			return
-		}
-		now := time.Now()
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if len(t.leases) >= maxLeases {
-			for viewer, until := range t.leases {
-				if !until.After(now) {
-					delete(t.leases, viewer)
-				}
-			}
-		}
-		if _, known := t.leases[string(m.Payload)]; known || len(t.leases) < maxLeases {
-			t.leases[string(m.Payload)] = now.Add(leaseFor)
+		if len(m.Payload) > 0 && len(m.Payload) <= 128 {
+			t.lease(string(m.Payload))
 		}
 	}})
 	defer stopLeases()
@@ -104,24 +79,75 @@ func (t *tail) run(ctx context.Context) {
 		select {
 		case <-tick.C:
 			t.flush(ctx)
+			t.expire()
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// leased reports whether any viewer of the fleet holds a live lease.
-func (t *tail) leased() bool {
+// lease records a viewer's lease and, from then on, gathers this
+// replica's calls. While no lease is live the tail is not subscribed to
+// the calls at all: nobody watching costs a call nothing.
+func (t *tail) lease(viewer string) {
+	now := time.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	now := time.Now()
-	for viewer, until := range t.leases {
-		if until.After(now) {
-			return true
-		}
-		delete(t.leases, viewer)
+	if len(t.leases) >= maxLeases {
+		t.dropExpired(now)
 	}
-	return false
+	if _, known := t.leases[viewer]; known || len(t.leases) < maxLeases {
+		t.leases[viewer] = now.Add(leaseFor)
+	}
+	if t.sub == nil {
+		t.sub = t.events.Subscribe(4096, t.gather)
+	}
+}
+
+// expire lets leases that ended go, and stops gathering calls when none is
+// left.
+func (t *tail) expire() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.dropExpired(time.Now())
+	if len(t.leases) == 0 && t.sub != nil {
+		t.sub.Close()
+		t.sub = nil
+	}
+}
+
+// dropExpired deletes leases that ended; called with t.mu held.
+func (t *tail) dropExpired(now time.Time) {
+	for viewer, until := range t.leases {
+		if !until.After(now) {
+			delete(t.leases, viewer)
+		}
+	}
+}
+
+func (t *tail) unsubscribe() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sub != nil {
+		t.sub.Close()
+		t.sub = nil
+	}
+}
+
+// gather keeps one finished call for the next flush.
+func (t *tail) gather(ev events.Event) {
+	if ev.Kind != events.CallFinished {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.pending) >= maxBatch {
+		t.dropped.Add(1)
+		return
+	}
+	line := logProto(ev.Call)
+	line.RequestPayload, line.ResponsePayload = "", ""
+	t.pending = append(t.pending, line)
 }
 
 // flush ships the calls gathered since the last flush as one message.
@@ -182,9 +208,7 @@ func (t *tail) watch(ctx context.Context) <-chan *adminv1.RequestLog {
 	viewer := t.bus.Origin() + "/" + hex.EncodeToString(id)
 	// This replica is leased before the lease goes out: whoever sees it on
 	// the bus knows this replica already ships its calls.
-	t.mu.Lock()
-	t.leases[viewer] = time.Now().Add(leaseFor)
-	t.mu.Unlock()
+	t.lease(viewer)
 	go func() {
 		defer func() {
 			t.mu.Lock()
