@@ -85,7 +85,7 @@ func New(authn Authenticator, cfg Config) connect.ServerInterceptor {
 					}
 					return fail(ctx, connect.CodeUnauthenticated, ReasonInvalidCredentials, "invalid credentials", 0)
 				case err != nil && ctx.Err() != nil:
-					return rpcerr.Ended(ctx, rpcerr.Domain)
+					return rpcerr.Ended(ctx)
 				case err != nil:
 					return fail(ctx, connect.CodeUnavailable, ReasonAuthUnavailable,
 						"authentication is unavailable; retry later", time.Second).WithCause(err)
@@ -121,5 +121,5 @@ func reject(bus *events.Bus, spec connect.Spec, from, reason string, err error) 
 }
 
 func fail(ctx context.Context, code connect.Code, reason, message string, retry time.Duration) *connect.Error {
-	return rpcerr.New(ctx, rpcerr.Domain, code, reason, message, retry)
+	return rpcerr.New(ctx, code, reason, message, retry)
 }

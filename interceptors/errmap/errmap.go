@@ -112,7 +112,7 @@ func validationDetails(err error) (string, []proto.Message) {
 // metadata.request_id}; the cause is logged with the request id and never
 // sent.
 func New(cfg Config) connect.ServerInterceptor {
-	o := &mapper{rules: append(append([]Rule{}, cfg.Rules...), DefaultRules()...), domain: rpcerr.Domain,
+	o := &mapper{rules: append(append([]Rule{}, cfg.Rules...), DefaultRules()...),
 		logger: cfg.Logger, asAuthored: cfg.AuthoredAsIs}
 	if o.logger == nil {
 		o.logger = slog.Default()
@@ -143,7 +143,7 @@ func (o *mapper) mapError(ctx context.Context, spec connect.Spec, err error) err
 		// server fault. The cause is still logged, at INFO.
 		o.logger.Log(ctx, slog.LevelInfo, "rpc ended with its context", "procedure", spec.Procedure,
 			"request_id", switchboard.RequestIDFromContext(ctx), "cause", err.Error())
-		return rpcerr.Ended(ctx, o.domain).WithCause(err)
+		return rpcerr.Ended(ctx).WithCause(err)
 	}
 	var cerr *connect.Error
 	if errors.As(err, &cerr) {
@@ -241,7 +241,7 @@ func (o *mapper) withErrorInfo(ctx context.Context, cerr *connect.Error) *connec
 			}
 		}
 	}
-	detail, err := connectproto.NewErrorDetail(rpcerr.Info(ctx, o.domain, reasonForCode(cerr.Code())))
+	detail, err := connectproto.NewErrorDetail(rpcerr.Info(ctx, reasonForCode(cerr.Code())))
 	if err != nil {
 		return cerr
 	}
@@ -264,7 +264,7 @@ func (o *mapper) build(ctx context.Context, rule Rule, cause error) *connect.Err
 		}
 		extra = d
 	}
-	return rpcerr.New(ctx, o.domain, rule.Code, rule.Reason, message, rule.RetryAfter, extra...).WithCause(cause)
+	return rpcerr.New(ctx, rule.Code, rule.Reason, message, rule.RetryAfter, extra...).WithCause(cause)
 }
 
 // logCause logs what the client is not told: at error level for server
@@ -288,7 +288,6 @@ const (
 
 type mapper struct {
 	rules      []Rule
-	domain     string
 	logger     *slog.Logger
 	asAuthored bool
 }

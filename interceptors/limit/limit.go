@@ -66,7 +66,7 @@ func New(cfg Config) connect.ServerInterceptor {
 				closeStream, ok := l.openStream(ctx, spec.Procedure)
 				if !ok {
 					l.counters.rejected.Add(1)
-					return rpcerr.New(ctx, rpcerr.Domain, connect.CodeResourceExhausted, ReasonTooManyStreams,
+					return rpcerr.New(ctx, connect.CodeResourceExhausted, ReasonTooManyStreams,
 						"the server has too many open streams; retry later", time.Second)
 				}
 				defer closeStream()
@@ -171,7 +171,7 @@ func (l *limiter) acquire(ctx context.Context, procedure string) (func(), bool) 
 }
 
 func overloaded(ctx context.Context, wait time.Duration) error {
-	return rpcerr.New(ctx, rpcerr.Domain, connect.CodeResourceExhausted, ReasonOverloaded,
+	return rpcerr.New(ctx, connect.CodeResourceExhausted, ReasonOverloaded,
 		"the server is at its limit of concurrent calls; retry later", max(wait, 100*time.Millisecond))
 }
 

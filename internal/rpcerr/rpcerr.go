@@ -30,15 +30,15 @@ const (
 )
 
 // New returns an error with code and public message, a
-// google.rpc.ErrorInfo{reason, domain, metadata.request_id} when reason is
+// google.rpc.ErrorInfo{reason, Domain, metadata.request_id} when reason is
 // set, a google.rpc.RetryInfo when retry is positive, then extra.
-func New(ctx context.Context, domain string, code connect.Code, reason, message string,
+func New(ctx context.Context, code connect.Code, reason, message string,
 	retry time.Duration, extra ...proto.Message,
 ) *connect.Error {
 	out := connect.NewError(code, message)
 	var details []proto.Message
 	if reason != "" {
-		details = append(details, Info(ctx, domain, reason))
+		details = append(details, Info(ctx, reason))
 	}
 	if retry > 0 {
 		details = append(details, &errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
@@ -51,10 +51,10 @@ func New(ctx context.Context, domain string, code connect.Code, reason, message 
 	return out
 }
 
-// Info returns the ErrorInfo the kit attaches: reason, domain and the
+// Info returns the ErrorInfo the kit attaches: reason, Domain and the
 // call's request id.
-func Info(ctx context.Context, domain, reason string) *errdetails.ErrorInfo {
-	info := &errdetails.ErrorInfo{Reason: reason, Domain: domain}
+func Info(ctx context.Context, reason string) *errdetails.ErrorInfo {
+	info := &errdetails.ErrorInfo{Reason: reason, Domain: Domain}
 	if id := callctx.RequestID(ctx); id != "" {
 		info.Metadata = map[string]string{"request_id": id}
 	}
@@ -65,14 +65,14 @@ func Info(ctx context.Context, domain, reason string) *errdetails.ErrorInfo {
 // it at shutdown, DEADLINE_EXCEEDED when its deadline passed, CANCELED when
 // its client went away — never a server fault, whatever error the work in
 // progress returned.
-func Ended(ctx context.Context, domain string) *connect.Error {
+func Ended(ctx context.Context) *connect.Error {
 	switch {
 	case errors.Is(context.Cause(ctx), callctx.ErrShuttingDown):
-		return New(ctx, domain, connect.CodeUnavailable, ReasonShuttingDown, "the server is shutting down; retry", time.Second)
+		return New(ctx, connect.CodeUnavailable, ReasonShuttingDown, "the server is shutting down; retry", time.Second)
 	case errors.Is(ctx.Err(), context.DeadlineExceeded) || deadlineReached(ctx):
-		return New(ctx, domain, connect.CodeDeadlineExceeded, ReasonDeadlineExceeded, "deadline exceeded", 0)
+		return New(ctx, connect.CodeDeadlineExceeded, ReasonDeadlineExceeded, "deadline exceeded", 0)
 	}
-	return New(ctx, domain, connect.CodeCanceled, ReasonCanceled, "canceled", 0)
+	return New(ctx, connect.CodeCanceled, ReasonCanceled, "canceled", 0)
 }
 
 // deadlineReached reports whether ctx's deadline has (all but) passed. A
