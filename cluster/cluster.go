@@ -86,22 +86,23 @@ func (s *subscribers) deliver(m Message) {
 func (s *subscribers) gapOn(topic, reason string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for h := range s.topics[topic] {
-		if h.Gap != nil {
-			h.Gap(Gap{Topic: topic, Reason: reason})
-		}
-	}
+	s.tellGap(topic, reason)
 }
 
 // gap tells every subscriber of every topic.
 func (s *subscribers) gap(reason string) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for topic, hs := range s.topics {
-		for h := range hs {
-			if h.Gap != nil {
-				h.Gap(Gap{Topic: topic, Reason: reason})
-			}
+	for topic := range s.topics {
+		s.tellGap(topic, reason)
+	}
+}
+
+// tellGap tells topic's subscribers; called with s.mu held.
+func (s *subscribers) tellGap(topic, reason string) {
+	for h := range s.topics[topic] {
+		if h.Gap != nil {
+			h.Gap(Gap{Topic: topic, Reason: reason})
 		}
 	}
 }
