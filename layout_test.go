@@ -29,7 +29,7 @@ var layers = []struct {
 	{"features on the registry", []string{"health", "metrics", "admin", "admin/adminui"}},
 	{"the server", []string{"kit"}},
 	{"test helpers and test services", []string{"kit/kittest", "kit/kittest/browsertest", "store/storetest", "internal/echo", "internal/conformance"}},
-	{"programs, examples and test fixtures", []string{"cmd/*", "examples/*", "internal/conformance/server", "internal/chaintest"}},
+	{"programs, examples and test fixtures", []string{"cmd/*", "examples/*", "bench", "bench/*", "internal/conformance/server", "internal/chaintest"}},
 }
 
 const module = "github.com/switchboardkit/switchboard"
