@@ -117,6 +117,7 @@ func run() error {
 	servers := flag.String("servers", "bare,kit,kit-nolog,grpcgo", "configurations to run, by name")
 	protos := flag.String("protocols", "grpc,json", "loads to run: grpc, json")
 	out := flag.String("out", "", "also write every run as a JSON line to this file")
+	profiles := flag.String("cpuprofile", "", "write each run's server CPU profile (measured window) into this directory")
 	var extra []string
 	flag.Func("config", "add a configuration: 'name=echoserver args [ENV=value…]' (repeatable)", func(s string) error {
 		extra = append(extra, s)
@@ -162,6 +163,9 @@ func run() error {
 			for _, c := range configs {
 				if proto == "json" && c.server() == "grpcgo" {
 					continue // gRPC-Go speaks gRPC only
+				}
+				if *profiles != "" {
+					c.args = append(slices.Clone(c.args), "-cpuprofile", filepath.Join(*profiles, fmt.Sprintf("%s-%s-%d.pprof", c.name, proto, rep)))
 				}
 				r, err := runOne(bin, dir, c, proto, rep, *duration, *warmup)
 				if err != nil {

@@ -69,7 +69,14 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 
 	logCfg := cfg.RequestLog
 	logCfg.TrustedProxies, logCfg.Logger = cfg.TrustedProxies, cmp.Or(logCfg.Logger, s.log)
-	sinks := []requestlog.Sink{s.logWriter, s.events}
+	var sinks []requestlog.Sink
+	switch cfg.LogStore {
+	case "rows":
+		sinks = append(sinks, s.logWriter)
+	case "stats":
+		sinks = append(sinks, statsOnly{s.logWriter})
+	}
+	sinks = append(sinks, s.events)
 	if s.metrics != nil {
 		sinks = append(sinks, s.metrics)
 	}
@@ -96,3 +103,9 @@ func (s *Server) chain() ([]connect.ServerInterceptor, error) {
 		validation.New(s.validator),
 	), nil
 }
+
+// statsOnly keeps every call in the statistics, none as a row
+// (-log-store stats).
+type statsOnly struct{ w *store.LogWriter }
+
+func (s statsOnly) Record(rec *store.RequestLog, _ bool) { s.w.Count(rec) }

@@ -132,6 +132,12 @@ type Config struct {
 	// ($XDG_CACHE_HOME or ~/.cache/switchboard); "off": no spill. New sets
 	// LogWriter.SpillDir from it.
 	LogSpillDir string
+	// LogStore is what the request log keeps in the database: "rows" (the
+	// default: a row per call, and per-minute statistics), "stats" (the
+	// statistics only — the admin overview and charts, no rows to browse)
+	// or "off" (nothing; the log line and metrics stay). Every row is an
+	// insert; docs/benchmarks.md measures each choice.
+	LogStore string
 
 	// The components' configs. New sets in them what the server owns: the
 	// logger where none is set, TrustedProxies from the field above, the
@@ -212,6 +218,7 @@ func DefaultConfig() Config {
 		Admin:                true,
 		FirstAdminKey:        true,
 		LogLevel:             "info",
+		LogStore:             "rows",
 		DB:                   store.DefaultConfig(),
 		LogWriter:            store.DefaultWriterConfig(),
 		RequestLog:           requestlog.DefaultConfig(),
@@ -255,12 +262,17 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("kit: log-failed-rows-per-peer must not be negative")
 	case c.LogWriter.QueueSize <= 0, c.LogWriter.BatchSize <= 0, c.LogWriter.FlushInterval <= 0:
 		return fmt.Errorf("kit: log-queue-size, log-batch-size and log-flush-interval must be positive")
+	case c.LogStore != "rows" && c.LogStore != "stats" && c.LogStore != "off":
+		return fmt.Errorf("kit: log-store %q: want rows, stats or off", c.LogStore)
 	case c.logLevel() == nil:
 		return fmt.Errorf("kit: log-level %q: want debug, info, warn or error", c.LogLevel)
 	case c.Auth.FailureLimit < 0, c.Auth.FailureLimit > 0 && c.Auth.FailureWindow <= 0:
 		return fmt.Errorf("kit: auth-failure-limit must not be negative, and needs a positive auth-failure-window")
 	case c.APIKeys.CacheTTL < 0, c.LogWriter.Retention < 0, c.RequestLog.PayloadBytes < 0, c.CORSMaxAge < 0:
 		return fmt.Errorf("kit: api-key-cache-ttl, log-retention, log-payload-bytes and cors-max-age must not be negative")
+	}
+	if err := requestlog.CheckLines(c.RequestLog.Lines); err != nil {
+		return fmt.Errorf("kit: log-lines %w", err)
 	}
 	if _, err := auth.ParseIdentityScopes(c.TLSClientScopes); err != nil {
 		return fmt.Errorf("kit: tls-client-scopes: %w", err)

@@ -60,6 +60,8 @@ func (c *Config) knobs() []knob {
 		{"log-redact-fields", "comma-separated field paths redacted in captured payloads", (*listValue)(&c.RequestLog.RedactFields)},
 		{"log-skip-procedures", "comma-separated procedure patterns not logged", (*listValue)(&c.LogSkipProcedures)},
 		{"log-errors-only", "log failed calls only", (*boolValue)(&c.RequestLog.ErrorsOnly)},
+		{"log-lines", "which calls get a line in the server log: all, errors, off, or a share of successful ones (0.01)", (*stringValue)(&c.RequestLog.Lines)},
+		{"log-store", "what the request log keeps in the database: rows, stats (statistics only) or off", (*stringValue)(&c.LogStore)},
 		{"log-failed-rows-per-peer", "rows failed calls from one peer may take per minute; more are only counted (0: no bound)", (*intValue)(&c.RequestLog.FailedRowsPerPeer)},
 		{"trusted-proxies", "comma-separated CIDRs whose X-Forwarded-For is believed", (*prefixListValue)(&c.TrustedProxies)},
 		{"public-procedures", "comma-separated procedure patterns callable without a key", (*listValue)(&c.Auth.Public)},

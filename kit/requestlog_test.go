@@ -336,3 +336,47 @@ func TestRequestLog_DatabaseDownRecordsWaitOnDiskAndTheNextRunReplaysThem(t *tes
 		t.Errorf("spill directory holds %v after the replay, want only its lock file", entries)
 	}
 }
+
+// -log-store chooses what reaches the database: rows and statistics,
+// statistics only, or nothing; calls succeed alike.
+func TestRequestLog_StoreChoosesRowsStatsOrNothing(t *testing.T) {
+	for _, c := range []struct {
+		store       string
+		rows, stats int
+	}{{"rows", 3, 3}, {"stats", 0, 3}, {"off", 0, 0}} {
+		t.Run(c.store, func(t *testing.T) {
+			dsn := storetest.SQLiteDSN(t)
+			env := startEcho(t, dsn, func(cfg *kit.Config) { cfg.LogStore = c.store })
+			client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
+				connecthttp.NewTransport(kittest.WithBearer(nil, env.key), env.run.URL, connecthttp.WithProtoJSON())))
+			from := time.Now().Add(-time.Minute)
+			for range 3 {
+				if _, err := client.Echo(t.Context(), &switchboardtestv1.EchoRequest{Text: "hi"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := env.run.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(rows(t, dsn)); got != c.rows {
+				t.Errorf("%d rows, want %d", got, c.rows)
+			}
+			db, err := store.Open(t.Context(), dsn, store.Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			stats, err := store.StatsByProcedure(t.Context(), db, from, time.Now().Add(time.Minute))
+			if err != nil {
+				t.Fatal(err)
+			}
+			counted := 0
+			if s := stats["switchboardtest.v1.EchoService/Echo"]; s != nil {
+				counted = int(s.Count)
+			}
+			if counted != c.stats {
+				t.Errorf("statistics count %d calls, want %d", counted, c.stats)
+			}
+		})
+	}
+}

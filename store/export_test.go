@@ -23,3 +23,6 @@ func KitMigrationsBefore(name string) *migrate.Migrations {
 	}
 	return out
 }
+
+// LogColumns are the columns the SQLite row INSERT writes.
+var LogColumns = logColumns

@@ -32,22 +32,20 @@ func (w *LogWriter) newBatch(rows []*RequestLog) *logBatch {
 	return b
 }
 
-// write stores batch (and the calls counted only) and returns the emptied
-// batch. Normally that is one transaction. When the database is unavailable
+// write stores batch (and the calls counted only). Normally that is one transaction. When the database is unavailable
 // and a spill is configured, the batch goes to disk instead, as does every
 // batch after it until the database is back (so order is kept); replay
 // happens here too, a little at each flush. Without a spill, transient
 // failures are retried with backoff for up to ~30 s (less once Close was
 // called), then the batch is lost and counted as failed.
-func (w *LogWriter) write(batch []*RequestLog) []*RequestLog {
+func (w *LogWriter) write(batch []*RequestLog) {
 	if len(batch) == 0 && !w.hasCounts() && (w.spill == nil || w.spill.empty()) {
-		return batch
+		return
 	}
 	b := w.newBatch(batch)
 	if w.spill == nil || !w.writeOrSpill(b) {
 		w.retry(b)
 	}
-	return batch[:0]
 }
 
 // retry stores b, retrying transient failures with backoff for up to ~30 s
@@ -104,10 +102,7 @@ func (w *LogWriter) insert(b *logBatch) error {
 			return nil
 		}
 		if len(b.Rows) > 0 {
-			for _, rec := range b.Rows {
-				rec.ID = 0 // the database assigns it
-			}
-			if _, err := tx.NewInsert().Model(&b.Rows).Exec(ctx); err != nil {
+			if err := w.insertRows(ctx, tx, b.Rows); err != nil {
 				return err
 			}
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -66,11 +67,18 @@ type LogWriter struct {
 	db   *bun.DB
 	opts WriterConfig
 
-	queue   chan *RequestLog
+	// The queue: calls append under qmu; the writer takes everything at
+	// once, when a batch is full (wake) or at its flush interval. One
+	// wake-up per batch, not per call.
+	qmu     sync.Mutex
+	queue   []*RequestLog
+	closed  bool          // under qmu: Close was called, nothing more is queued
+	wake    chan struct{} // capacity 1: a full batch is waiting
 	stop    chan struct{}
 	abandon chan struct{} // closed when Close's deadline passes
 	done    chan struct{}
 	stopped atomic.Bool
+	queued  atomic.Int64 // len(queue), for Stats without the lock
 	once    sync.Once
 	giveUp  sync.Once
 
@@ -90,6 +98,8 @@ type LogWriter struct {
 	probeEvery   time.Duration
 	pendingFiles atomic.Int64 // gauges published from the writer goroutine
 	pendingBytes atomic.Int64
+
+	rowStmt *sql.Stmt // SQLite: the prepared row INSERT (loginsert.go); writer goroutine only
 }
 
 // NewLogWriter returns a writer on db; call Start, and Close to flush. It
@@ -113,7 +123,7 @@ func NewLogWriter(db *bun.DB, opts WriterConfig) (*LogWriter, error) {
 	}
 	w := &LogWriter{
 		db: db, opts: opts,
-		queue:   make(chan *RequestLog, opts.QueueSize),
+		wake:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		abandon: make(chan struct{}),
 		done:    make(chan struct{}),
@@ -156,7 +166,7 @@ type WriterStats struct {
 func (w *LogWriter) Stats() WriterStats {
 	st := WriterStats{
 		Written: w.written.Load(), Dropped: w.dropped.Load(), Failed: w.failed.Load(), Counted: w.counted.Load(),
-		Queued: len(w.queue),
+		Queued: int(w.queued.Load()),
 		Spill:  SpillStats{Spilled: w.spilled.Load(), Replayed: w.replayed.Load(), Dropped: w.spillDropped.Load()},
 	}
 	if w.spill != nil {
@@ -169,33 +179,54 @@ func (w *LogWriter) Stats() WriterStats {
 func (w *LogWriter) Start() { go w.run() }
 
 // Record takes a finished call from the request log (it is a
-// requestlog.Sink): its own copy of rec goes into the queue when the call
-// keeps a row, into the statistics only when not.
+// requestlog.Sink): rec goes into the queue when the call keeps a row, into
+// the statistics only when not. The writer keeps rec and never changes it.
 func (w *LogWriter) Record(rec *RequestLog, row bool) {
-	owned := *rec // the writer sets the row id; other sinks may still read theirs
 	if row {
-		w.Enqueue(&owned)
+		w.Enqueue(rec)
 	} else {
-		w.Count(&owned)
+		w.Count(rec)
 	}
 }
 
 // Enqueue queues rec without blocking; false means it was dropped (queue
-// full, or the writer closed).
+// full, or the writer closed). rec must not change afterwards.
 func (w *LogWriter) Enqueue(rec *RequestLog) bool {
-	if w.stopped.Load() {
+	w.qmu.Lock()
+	if w.closed {
+		w.qmu.Unlock()
 		w.dropped.Add(1)
 		return false
 	}
-	select {
-	case w.queue <- rec:
-		return true
-	default:
+	if len(w.queue) >= w.opts.QueueSize {
+		w.qmu.Unlock()
 		// The row is lost, the call still counts in the statistics.
 		w.dropped.Add(1)
 		w.addCount(rec)
 		return false
 	}
+	w.queue = append(w.queue, rec)
+	n := len(w.queue)
+	w.qmu.Unlock()
+	w.queued.Store(int64(n))
+	if n == w.opts.BatchSize {
+		select {
+		case w.wake <- struct{}{}:
+		default: // already woken
+		}
+	}
+	return true
+}
+
+// takeQueue returns everything queued, handing the writer's spare slice
+// (emptied) to the callers in its place.
+func (w *LogWriter) takeQueue(spare []*RequestLog) []*RequestLog {
+	w.qmu.Lock()
+	taken := w.queue
+	w.queue = spare[:0]
+	w.qmu.Unlock()
+	w.queued.Store(0)
+	return taken
 }
 
 // Count adds a call to the statistics (rollups) without keeping its row:
@@ -252,6 +283,9 @@ func (w *LogWriter) takeCounts() rollupSet {
 // is left as failed, and Close returns ctx's error.
 func (w *LogWriter) Close(ctx context.Context) error {
 	w.once.Do(func() {
+		w.qmu.Lock()
+		w.closed = true // from here on Enqueue drops: run's last take sees every queued record
+		w.qmu.Unlock()
 		w.stopped.Store(true)
 		close(w.stop)
 	})
@@ -267,6 +301,7 @@ func (w *LogWriter) Close(ctx context.Context) error {
 
 func (w *LogWriter) run() {
 	defer close(w.done)
+	defer w.closeStatements()
 	if w.spill != nil {
 		defer w.spill.close()
 		w.nextProbe = time.Now() // an earlier run's batches: try at once
@@ -277,30 +312,31 @@ func (w *LogWriter) run() {
 	retention := time.NewTicker(time.Hour)
 	defer retention.Stop()
 	w.prune()
-	batch := make([]*RequestLog, 0, w.opts.BatchSize)
-	add := func(rec *RequestLog) {
-		if batch = append(batch, rec); len(batch) >= w.opts.BatchSize {
-			batch = w.write(batch)
+	var spare []*RequestLog
+	// drain writes everything queued, a batch at a time.
+	drain := func() {
+		taken := w.takeQueue(spare)
+		for rest := taken; ; {
+			n := min(len(rest), w.opts.BatchSize)
+			w.write(rest[:n]) // also with no rows: spilled batches and counted calls go too
+			if rest = rest[n:]; len(rest) == 0 {
+				break
+			}
 		}
+		clear(taken) // the records are stored: let them go
+		spare = taken[:0]
 	}
 	for {
 		select {
-		case rec := <-w.queue:
-			add(rec)
+		case <-w.wake:
+			drain()
 		case <-flush.C:
-			batch = w.write(batch)
+			drain()
 		case <-retention.C:
 			w.prune()
 		case <-w.stop:
-			for {
-				select {
-				case rec := <-w.queue:
-					add(rec)
-				default:
-					w.write(batch)
-					return
-				}
-			}
+			drain()
+			return
 		}
 	}
 }

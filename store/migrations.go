@@ -286,5 +286,15 @@ func KitMigrations() *migrate.Migrations {
 			})
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261128100001", Comment: "request_logs_drop_procedure_index",
+		// No query reads (procedure, start_time): the admin API filters by
+		// service, method, code, key and request id, statistics read the
+		// rollups. The index cost every logged call an insert into it.
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			_, err := mg.DB().ExecContext(ctx, "DROP INDEX IF EXISTS switchboard_request_logs_procedure_idx")
+			return err
+		},
+	})
 	return m
 }

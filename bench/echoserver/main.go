@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -90,6 +91,7 @@ func snapshot(h *echo.Handler) counters {
 func run(args []string) error {
 	fs := flag.NewFlagSet("echoserver", flag.ContinueOnError)
 	mode := fs.String("server", "bare", "bare, kit or grpcgo")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the measured window (mark to stop) here")
 	cfg := kit.DefaultConfig()
 	cfg.Addr = "127.0.0.1:0" // -addr; every server mode listens there
 	cfg.DSN = ""             // set below: a fresh database in a temporary directory
@@ -105,6 +107,9 @@ func run(args []string) error {
 	signal.Notify(marks, syscall.SIGUSR1)
 	go func() {
 		for range marks {
+			if *cpuprofile != "" {
+				startProfile(*cpuprofile)
+			}
 			mark = snapshot(h)
 			emit(map[string]bool{"marked": true})
 		}
@@ -127,11 +132,22 @@ func run(args []string) error {
 	}
 	signal.Stop(marks)
 	end := snapshot(h)
+	pprof.StopCPUProfile()
 	out.CPUNanos, out.Mallocs, out.GCs = end.cpu-mark.cpu, end.mallocs-mark.mallocs, end.gcs-mark.gcs
 	out.Reads, out.Writes = end.reads-mark.reads, end.writes-mark.writes
 	out.Calls, out.CallsTotal = end.calls-mark.calls, end.calls
 	emit(out)
 	return nil
+}
+
+func startProfile(path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "echoserver: cpuprofile:", err)
+	}
 }
 
 func emit(v any) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ func New(cfg Config, sinks ...Sink) connect.ServerInterceptor {
 		cfg.Logger = slog.Default()
 	}
 	l := &logger{cfg: cfg, budget: newRowBudget(cfg.FailedRowsPerPeer, time.Minute)}
+	l.okLines, _ = okLineShare(cfg.Lines) // checked by the kit's Config.Validate; a bad value logs failed calls only
 	if cfg.PayloadBytes > 0 {
 		l.capture = &payloadCapture{maxBytes: cfg.PayloadBytes, paths: cfg.RedactFields}
 	}
@@ -59,7 +61,7 @@ func New(cfg Config, sinks ...Sink) connect.ServerInterceptor {
 			// anonymous noise, never a way to probe unseen.
 			row := err == nil || rec.KeyID != "" || rec.Code == "permission_denied" ||
 				l.budget.take(cfg.Logger, peer.Key(rec.PeerIP))
-			if row {
+			if row && l.wantsLine(err) {
 				l.logLine(ctx, rec)
 			}
 			for _, s := range sinks {
@@ -74,6 +76,19 @@ type logger struct {
 	cfg     Config
 	capture *payloadCapture
 	budget  *rowBudget
+	okLines float64 // share of successful calls with a line; < 0: no line at all
+}
+
+// wantsLine reports whether a call that ended with err gets a log line.
+func (l *logger) wantsLine(err error) bool {
+	switch {
+	case l.okLines < 0:
+		return false
+	case err != nil || l.okLines >= 1:
+		return true
+	default:
+		return l.okLines > 0 && rand.Float64() < l.okLines
+	}
 }
 
 func (l *logger) record(ctx context.Context, spec connect.Spec, info *connect.CallInfo,

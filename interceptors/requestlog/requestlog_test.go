@@ -1,11 +1,15 @@
 package requestlog_test
 
 import (
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
+	"github.com/switchboardkit/switchboard/interceptors/requestlog"
 	"github.com/switchboardkit/switchboard/internal/chaintest"
 )
 
@@ -82,4 +86,63 @@ func TestRequestLog_FailedRowsPerPeerBudget(t *testing.T) {
 	if want := []bool{true, true, false, false, true}; !slices.Equal(rows, want) {
 		t.Errorf("rows kept = %v, want %v (budget of 2 for anonymous failures; authenticated calls always)", rows, want)
 	}
+}
+
+// Lines chooses which calls get a line in the server's log; every call
+// still reaches the sinks (rows, statistics) whatever it says.
+func TestRequestLog_Lines(t *testing.T) {
+	for _, c := range []struct {
+		lines        string
+		okMin, okMax int // lines for the 200 successful calls
+		failed       int // lines for the 2 failed ones
+	}{
+		{"all", 200, 200, 2},
+		{"", 200, 200, 2},
+		{"errors", 0, 0, 2},
+		{"off", 0, 0, 0},
+		{"0.25", 20, 90, 2}, // 50 expected; far outside this range is chance of ~1e-6
+		{"0", 0, 0, 2},
+	} {
+		t.Run("lines="+c.lines, func(t *testing.T) {
+			var out strings.Builder
+			var mu sync.Mutex
+			f := chaintest.New(t, func(ch *chaintest.Chain) {
+				ch.RequestLog.Lines = c.lines
+				ch.RequestLog.Logger = slog.New(slog.NewTextHandler(lockedWriter{&mu, &out}, nil))
+			})
+			ctx := chaintest.WithToken(t.Context(), "admin")
+			for range 200 {
+				if _, err := f.Client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "ok"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				_, _ = f.Client.Echo(ctx, &switchboardtestv1.EchoRequest{Text: "x", Fail: "not_found"})
+			}
+			f.Sink.Wait(t, 202) // every call recorded, lines or not
+			mu.Lock()
+			text := out.String()
+			mu.Unlock()
+			ok, failed := strings.Count(text, "code=ok"), strings.Count(text, "code=not_found")
+			if ok < c.okMin || ok > c.okMax || failed != c.failed {
+				t.Errorf("lines: %d successful (want %d–%d), %d failed (want %d)", ok, c.okMin, c.okMax, failed, c.failed)
+			}
+		})
+	}
+	for _, bad := range []string{"some", "1.5", "-0.1", "NaN"} {
+		if requestlog.CheckLines(bad) == nil {
+			t.Errorf("Lines %q accepted", bad)
+		}
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
