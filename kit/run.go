@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -34,7 +35,10 @@ import (
 // the listener.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
-	ln := s.ln
+	var ln net.Listener = s.ln
+	if s.cfg.ReadBufferBytes > 0 {
+		ln = bufferedListener{s.ln, s.cfg.ReadBufferBytes}
+	}
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
 	// Read every request message's (switchboard.v1.rules) now, not on the
 	// first call.
