@@ -93,6 +93,12 @@ type Config struct {
 	// HTTP/2 frame (kit/conn.go; gRPC-Go's default is the same 32 KiB). It
 	// is memory per open connection. 0: no buffer.
 	ReadBufferBytes int
+	// CoalesceWrites gathers what the HTTP/2 server writes on a connection
+	// in one moment — a response's headers, data and trailers, and other
+	// responses finished meanwhile — into one write(2) instead of one per
+	// frame (kit/conn.go). No timer is involved: a lone response goes out
+	// as soon as its writers are done.
+	CoalesceWrites bool
 	// ShutdownDelay is how long health reports NOT_SERVING while the server
 	// still accepts calls, so load balancers can stop sending traffic first.
 	ShutdownDelay time.Duration
@@ -216,6 +222,7 @@ func DefaultConfig() Config {
 		IdleTimeout:          2 * time.Minute,
 		MaxConcurrentStreams: 250,
 		ReadBufferBytes:      32 << 10,
+		CoalesceWrites:       true,
 		ShutdownDelay:        0,
 		ShutdownGrace:        10 * time.Second,
 		TLSClientAuth:        "none",

@@ -1,61 +1,215 @@
 package kit
 
-// Accepted connections are read through a buffer. The standard library's
-// HTTP/2 server reads every frame with two read(2) calls — its 9-byte
-// header, then its payload — straight from the connection; a unary gRPC
-// call is several frames, so about four reads a call. Reading through a
-// buffer, as gRPC-Go does (32 KiB by default), turns them into about one:
-// whatever the client has sent is taken in one system call and handed out
-// from memory. HTTP/1.1 and TLS read through it too (each already buffers
-// above it, so there it changes little). Writes are not buffered here: they
-// go to the socket when the server writes them.
+// The kit owns its listener, and so what each accepted connection costs in
+// system calls: two measured changes over the standard library's HTTP/2
+// server (docs/benchmarks.md has the numbers; docs/performance.md why).
+//
+// Reads go through a buffer. The standard HTTP/2 server reads every frame
+// with two read(2) calls — its 9-byte header, then its payload — straight
+// from the connection; a unary gRPC call is several frames. Reading through
+// a buffer, as gRPC-Go does (32 KiB by default), takes whatever the client
+// has sent in one system call and hands it out from memory. HTTP/1.1 and
+// TLS read through it too (both already buffer above it: there it changes
+// little).
+//
+// HTTP/2 writes are coalesced. The server writes a unary response as three
+// frames — headers, data, trailers — each handed from the handler to the
+// connection's loop and flushed on its own, so three write(2)s per call. A
+// coalescing connection appends what it is given and writes it from a
+// goroutine of its own, which Go's scheduler runs once the goroutines
+// writing now have all parked: the frames of one response, and of every
+// response finished meanwhile, go in one system call. Nothing waits on a
+// timer: a lone response is written as soon as its writers park, a
+// connection with more than maxPending bytes waiting writes them itself
+// (backpressure), and Close writes what is waiting first. It applies to
+// connections that speak HTTP/2: h2c (the client's first bytes are the
+// preface) and TLS whose client offers h2 (set by the TLS handshake,
+// see markH2). HTTP/1.1 writes one buffered response at a time already.
 //
 // Nothing is lost, reordered or read early: the buffer is the connection's
 // only reader, bytes leave it in the order they came, and the server's own
-// protocol detection (the h2c preface) reads through it like any other
-// read. Deadlines still apply: a Read that finds bytes in the buffer
-// returns them at once, one that must wait waits on the socket with the
-// deadline the server set.
+// protocol detection reads through it like any other read. Deadlines still
+// apply: a read that finds bytes in the buffer returns them at once, one
+// that must wait waits on the socket with the deadline the server set.
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// bufferedListener wraps every accepted connection in a read buffer of
-// size bytes.
-type bufferedListener struct {
+// listener wraps every accepted connection: with a read buffer of
+// readBuffer bytes (0: none), and coalescing HTTP/2 writes when coalesce.
+type listener struct {
 	net.Listener
-	size int
+	readBuffer int
+	coalesce   bool
 }
 
-func (l bufferedListener) Accept() (net.Conn, error) {
+func (l listener) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
 	if err != nil {
 		return nil, err
 	}
-	return &bufferedConn{Conn: c, r: bufio.NewReaderSize(c, l.size)}, nil
+	kc := &conn{Conn: c, coalesce: l.coalesce}
+	if l.readBuffer > 0 {
+		kc.r = bufio.NewReaderSize(c, l.readBuffer)
+	}
+	return kc, nil
 }
 
-// bufferedConn is a net.Conn whose reads go through r; everything else is
-// the connection's own.
-type bufferedConn struct {
+// conn is an accepted connection: reads through r when set, writes
+// coalesced once h2 is known.
+type conn struct {
 	net.Conn
 	r *bufio.Reader
+
+	coalesce bool        // coalesce once the connection is known to speak HTTP/2
+	head     []byte      // its first bytes, up to len(h2cPrefix)
+	h2       atomic.Bool // it speaks HTTP/2: writes are coalesced
+
+	wmu      sync.Mutex // guards wbuf, spare, flushing and werr
+	wbuf     []byte     // written, not yet sent
+	spare    []byte
+	flushing bool // a flush goroutine is on its way
+	werr     error
+	sendMu   sync.Mutex // one write to the socket at a time, in order
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+// h2cPrefix starts the HTTP/2 client preface ("PRI * HTTP/2.0…"); PRI is
+// no HTTP/1 method.
+const h2cPrefix = "PRI "
+
+// maxPending is the most bytes a coalescing connection holds; a write
+// past it sends them itself, so a writer faster than its client waits as it
+// would on the socket.
+const maxPending = 64 << 10
+
+func (c *conn) Read(p []byte) (int, error) {
+	var n int
+	var err error
+	if c.r != nil {
+		n, err = c.r.Read(p)
+	} else {
+		n, err = c.Conn.Read(p)
+	}
+	if c.coalesce && len(c.head) < len(h2cPrefix) && n > 0 {
+		c.head = append(c.head, p[:min(n, len(h2cPrefix)-len(c.head))]...)
+		if string(c.head) == h2cPrefix {
+			c.h2.Store(true)
+		}
+	}
+	return n, err
+}
+
+func (c *conn) Write(p []byte) (int, error) {
+	if !c.h2.Load() {
+		return c.Conn.Write(p)
+	}
+	c.wmu.Lock()
+	if c.werr != nil {
+		err := c.werr
+		c.wmu.Unlock()
+		return 0, err
+	}
+	c.wbuf = append(c.wbuf, p...)
+	start, full := !c.flushing, len(c.wbuf) >= maxPending
+	c.flushing = true
+	c.wmu.Unlock()
+	switch {
+	case full:
+		if err := c.flush(); err != nil {
+			return 0, err
+		}
+	case start:
+		go func() { _ = c.flush() }()
+	}
+	return len(p), nil
+}
+
+// flush sends what is waiting. A failed write closes the connection: the
+// server learns of it on its next read or write.
+func (c *conn) flush() error {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	return c.sendLocked()
+}
+
+func (c *conn) sendLocked() error {
+	c.wmu.Lock()
+	b := c.wbuf
+	c.wbuf, c.spare = c.spare[:0], nil
+	c.flushing = false
+	err := c.werr
+	c.wmu.Unlock()
+	if len(b) == 0 || err != nil {
+		return err
+	}
+	_, err = c.Conn.Write(b)
+	c.wmu.Lock()
+	if cap(b) <= maxPending {
+		c.spare = b[:0]
+	}
+	if err != nil && c.werr == nil {
+		c.werr = err
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		_ = c.Conn.Close()
+	}
+	return err
+}
+
+// closeFlushTimeout bounds the last write of what is waiting when the
+// server closes a connection whose client reads nothing.
+const closeFlushTimeout = time.Second
+
+// Close sends what is waiting, then closes. It never waits on a write
+// already in progress (that one may be stuck on a client that reads
+// nothing): closing interrupts it, as it would a plain connection's.
+func (c *conn) Close() error {
+	if c.sendMu.TryLock() {
+		c.wmu.Lock()
+		waiting := len(c.wbuf) > 0
+		c.wmu.Unlock()
+		if waiting {
+			_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+			_ = c.sendLocked()
+		}
+		c.sendMu.Unlock()
+	}
+	return c.Conn.Close()
+}
 
 // CloseWrite half-closes a TCP connection, as the HTTP/1.1 server does
 // before it hangs up on a client whose request it refused.
-func (c *bufferedConn) CloseWrite() error {
+func (c *conn) CloseWrite() error {
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
 	return nil
 }
 
-// ReadFrom keeps sendfile and splice for responses copied from files: the
-// HTTP/1.1 server looks for it on the connection.
-func (c *bufferedConn) ReadFrom(r io.Reader) (int64, error) { return io.Copy(c.Conn, r) }
+// ReadFrom keeps sendfile and splice for HTTP/1.1 responses copied from
+// files: the server looks for it on the connection. (Coalesced connections
+// are HTTP/2 and never get here; flushing first keeps the order anyway.)
+func (c *conn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	return io.Copy(c.Conn, r)
+}
+
+// markH2 is a tls.Config.GetConfigForClient: a client that offers h2 gets
+// it (the server prefers h2), so its connection's writes are coalesced.
+func markH2(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if kc, ok := hello.Conn.(*conn); ok && kc.coalesce && slices.Contains(hello.SupportedProtos, "h2") {
+		kc.h2.Store(true)
+	}
+	return nil, nil
+}

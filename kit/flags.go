@@ -47,6 +47,7 @@ func (c *Config) knobs() []knob {
 		{"idle-timeout", "close keep-alive connections idle this long", (*durationValue)(&c.IdleTimeout)},
 		{"max-concurrent-streams", "concurrent HTTP/2 streams per connection", (*intValue)(&c.MaxConcurrentStreams)},
 		{"read-buffer-bytes", "read buffer of each connection, in bytes (0: none)", (*intValue)(&c.ReadBufferBytes)},
+		{"coalesce-writes", "send what HTTP/2 writes at one moment (a response's frames) in one system call", (*boolValue)(&c.CoalesceWrites)},
 		{"shutdown-delay", "report NOT_SERVING this long before refusing calls", (*durationValue)(&c.ShutdownDelay)},
 		{"shutdown-grace", "time in-flight calls get to finish on shutdown", (*durationValue)(&c.ShutdownGrace)},
 		{"db-max-open-conns", "database connection pool size (0: dialect default)", (*intValue)(&c.DB.MaxOpenConns)},

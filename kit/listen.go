@@ -35,6 +35,9 @@ func (s *Server) loadTLS() error {
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   []string{"h2", "http/1.1"},
 	}
+	if s.cfg.CoalesceWrites {
+		s.tls.GetConfigForClient = markH2 // kit/conn.go
+	}
 	switch s.cfg.TLSClientAuth {
 	case "verify-if-given":
 		s.tls.ClientAuth = tls.VerifyClientCertIfGiven

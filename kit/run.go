@@ -36,8 +36,8 @@ import (
 func (s *Server) Run(ctx context.Context) error {
 	defer s.Close()
 	var ln net.Listener = s.ln
-	if s.cfg.ReadBufferBytes > 0 {
-		ln = bufferedListener{s.ln, s.cfg.ReadBufferBytes}
+	if s.cfg.ReadBufferBytes > 0 || s.cfg.CoalesceWrites {
+		ln = listener{s.ln, s.cfg.ReadBufferBytes, s.cfg.CoalesceWrites}
 	}
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
 	// Read every request message's (switchboard.v1.rules) now, not on the
