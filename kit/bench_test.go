@@ -9,6 +9,7 @@ import (
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connecthttp"
+	"connectrpc.com/connect/v2/connectinprocess"
 
 	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
 	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
@@ -74,4 +75,52 @@ func BenchmarkUnaryOverH2C(b *testing.B) {
 			b.Errorf("log: %d written, %d failed", st.Written, st.Failed)
 		}
 	})
+}
+
+// BenchmarkChain is the pipeline's own cost per call, without HTTP: the
+// same unary call through connectinprocess to a bare *connect.Server and to
+// the kit's (request id, request log with its sinks, auth with a cached key,
+// limits, error mapping, validation), with what the request log keeps in
+// the database chosen by -log-store. Read allocs/op as differences:
+//
+//	go test -run XXX -bench Chain -benchmem ./kit/
+func BenchmarkChain(b *testing.B) {
+	req := &switchboardtestv1.EchoRequest{Text: "hello"}
+	run := func(b *testing.B, server *connect.Server, key string) {
+		client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(connectinprocess.New(server)))
+		ctx, info := connect.NewClientContext(b.Context())
+		if key != "" {
+			info.RequestHeader().Set("Authorization", "Bearer "+key)
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			if _, err := client.Echo(ctx, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("bare", func(b *testing.B) {
+		server := connect.NewServer()
+		switchboardtestv1connect.RegisterEchoServiceHandler(server, &echo.Handler{})
+		run(b, server, "")
+	})
+	for _, store := range []string{"off", "stats", "rows"} {
+		b.Run("kit/log-store="+store, func(b *testing.B) {
+			cfg := kittest.Config(storetest.SQLiteDSN(b))
+			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+			cfg.RequestLog.Lines = "off"
+			cfg.LogStore = store
+			srv, err := kit.New(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
+			key := kittest.APIKey(b, srv, "bench", "*")
+			running := kittest.Start(b, srv)
+			run(b, srv.RPC(), key)
+			b.StopTimer()
+			_ = running.Stop()
+		})
+	}
 }

@@ -350,11 +350,14 @@ func (c *Config) logLevel() *slog.Level {
 }
 
 // NewLogger returns a text logger on w at LogLevel (info if it is not
-// valid): what a main puts in Logger.
+// valid): what a main puts in Logger. Its lines are buffered (kit/
+// logoutput.go): written at least every 100 ms, at once for warnings and
+// errors, and when the server stops.
 func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 	level := slog.LevelInfo
 	if l := c.logLevel(); l != nil {
 		level = *l
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+	out := &lineBuffer{out: w}
+	return slog.New(bufferedHandler{slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}), out})
 }

@@ -125,9 +125,13 @@ func TestConfig_LogLevel(t *testing.T) {
 	cfg := kit.DefaultConfig()
 	var buf bytes.Buffer
 	cfg.LogLevel = "debug"
-	cfg.NewLogger(&buf).Debug("shown")
+	debug := cfg.NewLogger(&buf)
+	debug.Debug("shown")
+	debug.Warn("a warning writes what is buffered")
 	cfg.LogLevel = "warn"
-	cfg.NewLogger(&buf).Info("hidden")
+	warn := cfg.NewLogger(&buf)
+	warn.Info("hidden")
+	warn.Warn("a warning writes what is buffered")
 	if !strings.Contains(buf.String(), "shown") || strings.Contains(buf.String(), "hidden") {
 		t.Errorf("log levels: %q", buf.String())
 	}

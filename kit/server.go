@@ -68,9 +68,16 @@ type Server struct {
 // applies migrations, then builds the interceptor chain and registers
 // health, reflection and the admin API. Any failure is returned: the server
 // never starts half-configured, and never serves plaintext in place of TLS.
-func New(cfg Config) (*Server, error) {
+func New(cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Logger != nil {
+		defer func() {
+			if err != nil {
+				flushLog(cfg.Logger) // the caller may exit at once: what New logged goes first
+			}
+		}()
 	}
 	s := &Server{
 		cfg:         cfg,

@@ -195,7 +195,9 @@ func serveKit(ctx context.Context, addr string, cfg kit.Config, h *echo.Handler)
 	}
 	cfg.Logger = cfg.NewLogger(os.Stderr) // the driver sends it to a file: one real write per line
 	var logged counter
-	cfg.CallSinks = append(cfg.CallSinks, &logged)
+	if cfg.LogStore == "rows" { // else no row is expected
+		cfg.CallSinks = append(cfg.CallSinks, &logged)
+	}
 	srv, err := kit.New(cfg)
 	if err != nil {
 		return spent{}, err

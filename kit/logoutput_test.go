@@ -1,0 +1,78 @@
+package kit_test
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+
+	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
+
+	switchboardtestv1 "github.com/switchboardkit/switchboard/gen/switchboardtest/v1"
+	"github.com/switchboardkit/switchboard/gen/switchboardtest/v1/switchboardtestv1connect"
+	"github.com/switchboardkit/switchboard/internal/echo"
+	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/store/storetest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// NewLogger's lines are buffered, never held: info lines go out on their
+// own within the flush interval, warnings and errors at once, and what is
+// left when the server stops before Run returns.
+func TestNewLogger_BuffersLinesButNeverHoldsThem(t *testing.T) {
+	var out syncBuffer
+	cfg := kittest.Config(storetest.SQLiteDSN(t))
+	log := cfg.NewLogger(&out)
+
+	log.Info("first info")
+	kittest.WaitFor(t, "the info line to be written without another line", func() bool {
+		return strings.Contains(out.String(), "first info")
+	})
+	log.Info("second info")
+	log.Warn("a warning")
+	if text := out.String(); !strings.Contains(text, "second info") || !strings.Contains(text, "a warning") {
+		t.Errorf("a warning did not write itself and what came before it at once:\n%s", text)
+	}
+
+	cfg.Logger = log
+	srv, err := kit.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
+	key := kittest.APIKey(t, srv, "tests", "*")
+	run := kittest.Start(t, srv)
+	client := switchboardtestv1connect.NewEchoServiceClient(connect.NewClient(
+		connecthttp.NewTransport(kittest.WithBearer(nil, key), run.URL, connecthttp.WithProtoJSON())))
+	if _, err := client.Echo(t.Context(), &switchboardtestv1.EchoRequest{Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := run.Stop(); err != nil { // Run has returned
+		t.Fatal(err)
+	}
+	text := out.String()
+	for _, want := range []string{"msg=rpc", "EchoService/Echo", "msg=stopped"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("after Run returned, the log lacks %q:\n%s", want, text)
+		}
+	}
+}
