@@ -9,11 +9,12 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"github.com/switchboardkit/switchboard"
 	"strings"
 	"time"
 
 	"github.com/uptrace/bun"
+
+	"github.com/switchboardkit/switchboard"
 )
 
 // API keys look like "sb_<id>_<secret>": the "sb_" prefix makes a leaked key

@@ -9,8 +9,6 @@ import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/uptrace/bun"
 )
 
 // logBatch is the unit the writer stores: rows, the counted-only calls
@@ -90,24 +88,7 @@ func (w *LogWriter) insert(b *logBatch) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	began := time.Now()
-	var again bool
-	err := w.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		res, err := tx.NewInsert().Model(&LogBatch{ID: b.ID, WrittenAt: time.Now().UTC()}).
-			On("CONFLICT DO NOTHING").Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err == nil && n == 0 {
-			again = true
-			return nil
-		}
-		if len(b.Rows) > 0 {
-			if err := w.insertRows(ctx, tx, b.Rows); err != nil {
-				return err
-			}
-		}
-		return addRollups(ctx, tx, w.opts.Instance, sorted)
-	})
+	again, err := w.store(ctx, b.ID, b.Rows, sorted) // loginsert.go
 	for _, o := range w.opts.Observers {
 		o.ObserveWrite(len(b.Rows), time.Since(began), err)
 	}

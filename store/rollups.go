@@ -154,15 +154,20 @@ func addRollups(ctx context.Context, tx bun.Tx, instance string, rollups []*Roll
 	if len(rollups) == 0 {
 		return nil
 	}
+	_, err := rollupUpsert(tx, instance, rollups).Exec(ctx)
+	return err
+}
+
+// rollupUpsert is the one statement that adds rollups to instance's rows.
+func rollupUpsert(db bun.IDB, instance string, rollups []*Rollup) *bun.InsertQuery {
 	for _, r := range rollups {
 		r.Instance = instance
 	}
-	q := tx.NewInsert().Model(&rollups).On("CONFLICT (minute, procedure, code, instance) DO UPDATE")
+	q := db.NewInsert().Model(&rollups).On("CONFLICT (minute, procedure, code, instance) DO UPDATE")
 	for _, col := range rollupCounters {
 		q = q.Set("? = ?TableAlias.? + EXCLUDED.?", bun.Ident(col), bun.Ident(col), bun.Ident(col))
 	}
-	_, err := q.Exec(ctx)
-	return err
+	return q
 }
 
 // rollupCounters are the columns an UPSERT adds.
