@@ -5,7 +5,7 @@ package store
 // fastest on each dialect for the rows (docs/benchmarks.md measures both):
 //
 //   - SQLite: one prepared single-row INSERT, executed per row. SQLite
-//     compiles it once per connection and each row only binds its values;
+//     compiles it once per batch and each row only binds its values;
 //     bun's multi-row INSERT is a new SQL text for every batch, parsed and
 //     planned again each time (2× the cost per row).
 //   - PostgreSQL: COPY, through pgx on the pool's own connection: rows
@@ -142,14 +142,15 @@ func (w *LogWriter) insertSQLiteRows(ctx context.Context, tx bun.Tx, rows []*Req
 	if len(rows) == 0 {
 		return nil
 	}
-	if w.rowStmt == nil {
-		stmt, err := w.db.DB.PrepareContext(ctx, insertLogRowSQL)
-		if err != nil {
-			return err
-		}
-		w.rowStmt = stmt
+	// Prepared on the transaction's own connection: preparing on the pool
+	// would need a second connection while this one holds the write lock,
+	// and with the pool busy with transactions waiting for that lock, the
+	// writer would wait on them as they wait on it. Once per batch, it
+	// costs a parse per 500 rows.
+	stmt, err := tx.PrepareContext(ctx, insertLogRowSQL)
+	if err != nil {
+		return err
 	}
-	stmt := tx.StmtContext(ctx, w.rowStmt) // prepared once per connection, then reused
 	defer stmt.Close()
 	// The driver watches a cancellable context from a goroutine of its own
 	// per statement: per row, that was a tenth of the writer's CPU. The
@@ -169,13 +170,4 @@ func (w *LogWriter) insertSQLiteRows(ctx context.Context, tx bun.Tx, rows []*Req
 		}
 	}
 	return nil
-}
-
-// closeStatements releases the prepared statements; the writer's goroutine
-// calls it when it ends.
-func (w *LogWriter) closeStatements() {
-	if w.rowStmt != nil {
-		_ = w.rowStmt.Close()
-		w.rowStmt = nil
-	}
 }

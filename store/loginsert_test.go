@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -168,5 +170,52 @@ func BenchmarkLogWriter(b *testing.B) {
 				b.Fatalf("%d rows written of %d", st.Written, b.N)
 			}
 		})
+	}
+}
+
+// errorCount is a WriteObserver counting failed batch transactions.
+type errorCount struct{ n atomic.Int64 }
+
+func (e *errorCount) ObserveWrite(_ int, _ time.Duration, err error) {
+	if err != nil {
+		e.n.Add(1)
+	}
+}
+
+// Six writers sharing one SQLite pool of four connections never wait on
+// each other: a writer holding the write lock needs no second connection
+// (it once prepared its INSERT on the pool, and waited for a connection
+// held by a transaction that waited for its lock — until the busy timeout
+// failed them).
+func TestLogWriter_WritersSharingASQLitePoolNeverDeadlock(t *testing.T) {
+	ctx := t.Context()
+	db, err := store.Open(ctx, storetest.SQLiteDSN(t), store.Config{MaxOpenConns: 4, BusyTimeout: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := store.Migrate(ctx, db, "switchboard", store.KitMigrations()); err != nil {
+		t.Fatal(err)
+	}
+	var failed errorCount
+	var wg sync.WaitGroup
+	for r := range 6 {
+		w := newLogWriter(t, db, store.WriterConfig{Instance: fmt.Sprint("replica-", r), Observers: []store.WriteObserver{&failed}})
+		w.Start()
+		wg.Go(func() {
+			for i := range 1500 {
+				w.Enqueue(&store.RequestLog{RequestID: fmt.Sprint(r, "-", i), Procedure: "a.B/C", Code: "ok", StartTime: time.Now().UTC()})
+			}
+			if err := w.Close(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := failed.n.Load(); n > 0 {
+		t.Errorf("%d batch transactions failed (the writers waited on each other)", n)
+	}
+	if n, err := db.NewSelect().Model((*store.RequestLog)(nil)).Count(ctx); err != nil || n != 6*1500 {
+		t.Errorf("%d rows (%v), want %d", n, err, 6*1500)
 	}
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -98,8 +97,6 @@ type LogWriter struct {
 	probeEvery   time.Duration
 	pendingFiles atomic.Int64 // gauges published from the writer goroutine
 	pendingBytes atomic.Int64
-
-	rowStmt *sql.Stmt // SQLite: the prepared row INSERT (loginsert.go); writer goroutine only
 }
 
 // NewLogWriter returns a writer on db; call Start, and Close to flush. It
@@ -301,7 +298,6 @@ func (w *LogWriter) Close(ctx context.Context) error {
 
 func (w *LogWriter) run() {
 	defer close(w.done)
-	defer w.closeStatements()
 	if w.spill != nil {
 		defer w.spill.close()
 		w.nextProbe = time.Now() // an earlier run's batches: try at once
