@@ -186,10 +186,11 @@ func (e *errorCount) ObserveWrite(_ int, _ time.Duration, err error) {
 // each other: a writer holding the write lock needs no second connection
 // (it once prepared its INSERT on the pool, and waited for a connection
 // held by a transaction that waited for its lock — until the busy timeout
-// failed them).
+// failed them). The busy timeout is long enough for all the batches to
+// take turns even under the race detector; only a deadlock reaches it.
 func TestLogWriter_WritersSharingASQLitePoolNeverDeadlock(t *testing.T) {
 	ctx := t.Context()
-	db, err := store.Open(ctx, storetest.SQLiteDSN(t), store.Config{MaxOpenConns: 4, BusyTimeout: 2 * time.Second})
+	db, err := store.Open(ctx, storetest.SQLiteDSN(t), store.Config{MaxOpenConns: 4, BusyTimeout: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
