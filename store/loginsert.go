@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -37,11 +38,23 @@ var logColumns = []string{
 // bun compare alike.
 func (r *RequestLog) insertArgs(args []any, timeBuf []byte) []any {
 	return append(args,
-		r.RequestID, r.Procedure, r.Service, r.Method, r.StreamType, r.Protocol, r.HTTPVersion,
-		r.Code, r.ErrorMessage, r.ErrorReason, r.ErrorDetails, string(sqliteTime(timeBuf, r.StartTime)), r.DurationMicros,
-		r.PeerIP, r.UserAgent, r.KeyID, r.KeyName, r.RequestBytes, r.ResponseBytes,
-		r.MessagesReceived, r.MessagesSent, r.RequestPayload, r.ResponsePayload,
+		text(r.RequestID), text(r.Procedure), text(r.Service), text(r.Method), text(r.StreamType), text(r.Protocol), text(r.HTTPVersion),
+		text(r.Code), text(r.ErrorMessage), text(r.ErrorReason), text(r.ErrorDetails), string(sqliteTime(timeBuf, r.StartTime)), r.DurationMicros,
+		text(r.PeerIP), text(r.UserAgent), text(r.KeyID), text(r.KeyName), r.RequestBytes, r.ResponseBytes,
+		r.MessagesReceived, r.MessagesSent, text(r.RequestPayload), text(r.ResponsePayload),
 	)
+}
+
+// text makes s storable on both dialects, as bun's literal SQL did: valid
+// UTF-8 (PostgreSQL refuses anything else, and with it the whole COPY of a
+// batch) and no NUL bytes. Much of a row comes from clients (User-Agent,
+// error messages, payloads): one bad byte must not cost other calls their
+// rows.
+func text(s string) string {
+	if utf8.ValidString(s) && strings.IndexByte(s, 0) < 0 {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // sqliteTime formats t as bun's SQLite dialect does (schema.BaseDialect
@@ -117,7 +130,11 @@ func (w *LogWriter) storePostgres(ctx context.Context, batchID string, rows []*R
 		}
 		if len(rollups) > 0 {
 			// bun writes the UPSERT (one statement, values inline); pgx runs it here.
-			if _, err := tx.Exec(ctx, rollupUpsert(w.db, w.opts.Instance, rollups).String()); err != nil {
+			upsert, err := rollupUpsert(w.db, w.opts.Instance, rollups).AppendQuery(w.db.QueryGen(), nil)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(upsert)); err != nil {
 				return err
 			}
 		}
@@ -130,10 +147,10 @@ func (w *LogWriter) storePostgres(ctx context.Context, batchID string, rows []*R
 // (COPY sends them in PostgreSQL's binary format).
 func (r *RequestLog) copyArgs(args []any) []any {
 	return append(args,
-		r.RequestID, r.Procedure, r.Service, r.Method, r.StreamType, r.Protocol, r.HTTPVersion,
-		r.Code, r.ErrorMessage, r.ErrorReason, r.ErrorDetails, r.StartTime, r.DurationMicros,
-		r.PeerIP, r.UserAgent, r.KeyID, r.KeyName, r.RequestBytes, r.ResponseBytes,
-		r.MessagesReceived, r.MessagesSent, r.RequestPayload, r.ResponsePayload,
+		text(r.RequestID), text(r.Procedure), text(r.Service), text(r.Method), text(r.StreamType), text(r.Protocol), text(r.HTTPVersion),
+		text(r.Code), text(r.ErrorMessage), text(r.ErrorReason), text(r.ErrorDetails), r.StartTime, r.DurationMicros,
+		text(r.PeerIP), text(r.UserAgent), text(r.KeyID), text(r.KeyName), r.RequestBytes, r.ResponseBytes,
+		r.MessagesReceived, r.MessagesSent, text(r.RequestPayload), text(r.ResponsePayload),
 	)
 }
 

@@ -220,3 +220,37 @@ func TestLogWriter_WritersSharingASQLitePoolNeverDeadlock(t *testing.T) {
 		t.Errorf("%d rows (%v), want %d", n, err, 6*1500)
 	}
 }
+
+// Bytes a client sends are not always valid UTF-8 (a User-Agent of 0xff, an
+// error message cut mid-character): such a row is stored, with the bad
+// bytes replaced, and costs no other row of its batch — PostgreSQL refuses
+// invalid text, and a COPY with it entirely.
+func TestLogWriter_InvalidTextCostsNoRow(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dsn string) {
+		ctx := t.Context()
+		db := openMigrated(t, dsn)
+		var failed errorCount
+		w := newLogWriter(t, db, store.WriterConfig{Observers: []store.WriteObserver{&failed}})
+		w.Start()
+		now := time.Now().UTC()
+		w.Enqueue(&store.RequestLog{RequestID: "good-1", StartTime: now})
+		w.Enqueue(&store.RequestLog{RequestID: "bad", StartTime: now, UserAgent: "curl\xff\xfe", ErrorMessage: "nul\x00here", ErrorDetails: "caf\xc3"})
+		w.Enqueue(&store.RequestLog{RequestID: "good-2", StartTime: now})
+		if err := w.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := failed.n.Load(); n > 0 {
+			t.Errorf("%d batches failed", n)
+		}
+		if st := w.Stats(); st.Written != 3 {
+			t.Errorf("%d rows written, want 3", st.Written)
+		}
+		bad, err := store.FindRequestLog(ctx, db, "bad")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bad.UserAgent != "curl\uFFFD" || bad.ErrorMessage != "nulhere" || bad.ErrorDetails != "caf\uFFFD" {
+			t.Errorf("stored %q, %q, %q", bad.UserAgent, bad.ErrorMessage, bad.ErrorDetails)
+		}
+	})
+}
