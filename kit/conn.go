@@ -21,7 +21,10 @@ package kit
 // response finished meanwhile, go in one system call. Nothing waits on a
 // timer: a lone response is written as soon as its writers park, a
 // connection with more than maxPending bytes waiting writes them itself
-// (backpressure), and Close writes what is waiting first. It applies to
+// (backpressure), and Close, CloseWrite and a change of write deadline send
+// what waits first (each bounded, so a client that reads nothing cannot
+// hold them). An idle connection keeps at most keepBuffer of write buffer
+// besides its read buffer. It applies to
 // connections that speak HTTP/2: h2c (the client's first bytes are the
 // preface) and TLS whose client offers h2 (set by the TLS handshake,
 // see markH2). HTTP/1.1 writes one buffered response at a time already.
@@ -79,6 +82,9 @@ type conn struct {
 	flushing bool // a flush goroutine is on its way
 	werr     error
 	sendMu   sync.Mutex // one write to the socket at a time, in order
+
+	dmu       sync.Mutex
+	wdeadline time.Time // the write deadline last set through this conn
 }
 
 // h2cPrefix starts the HTTP/2 client preface ("PRI * HTTP/2.0…"); PRI is
@@ -152,8 +158,8 @@ func (c *conn) sendLocked() error {
 	}
 	_, err = c.Conn.Write(b)
 	c.wmu.Lock()
-	if cap(b) <= maxPending {
-		c.spare = b[:0]
+	if cap(b) <= keepBuffer {
+		c.spare = b[:0] // a large burst's buffer goes back to the heap
 	}
 	if err != nil && c.werr == nil {
 		c.werr = err
@@ -165,30 +171,76 @@ func (c *conn) sendLocked() error {
 	return err
 }
 
-// closeFlushTimeout bounds the last write of what is waiting when the
-// server closes a connection whose client reads nothing.
+// keepBuffer is the largest write buffer a connection keeps between
+// flushes; an idle connection holds at most this and its read buffer.
+const keepBuffer = 16 << 10
+
+// closeFlushTimeout bounds sending what waits when the connection closes
+// or its write deadline changes with nothing in force: a client that reads
+// nothing holds it no longer than this.
 const closeFlushTimeout = time.Second
 
-// Close sends what is waiting, then closes. It never waits on a write
-// already in progress (that one may be stuck on a client that reads
-// nothing): closing interrupts it, as it would a plain connection's.
+// pending reports whether bytes wait to be sent.
+func (c *conn) pending() bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return len(c.wbuf) > 0
+}
+
+// Close sends what waits — bounded by closeFlushTimeout, which also ends a
+// write in progress on a client that reads nothing — then closes.
 func (c *conn) Close() error {
-	if c.sendMu.TryLock() {
-		c.wmu.Lock()
-		waiting := len(c.wbuf) > 0
-		c.wmu.Unlock()
-		if waiting {
-			_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
-			_ = c.sendLocked()
-		}
+	if c.h2.Load() {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+		c.sendMu.Lock() // a write in progress ends by the deadline
+		_ = c.sendLocked()
 		c.sendMu.Unlock()
 	}
 	return c.Conn.Close()
 }
 
+// SetWriteDeadline and SetDeadline first send what was written before
+// the call, under the deadline in force when it was written: the caller
+// (crypto/tls's close_notify, for one) expects those bytes on their way
+// before the new deadline applies. A flush in progress gets the new
+// deadline, as a write in progress on a plain connection would.
+func (c *conn) SetWriteDeadline(t time.Time) error {
+	c.sendBefore()
+	c.dmu.Lock()
+	c.wdeadline = t
+	c.dmu.Unlock()
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *conn) SetDeadline(t time.Time) error {
+	c.sendBefore()
+	c.dmu.Lock()
+	c.wdeadline = t
+	c.dmu.Unlock()
+	return c.Conn.SetDeadline(t)
+}
+
+// sendBefore sends what waits now, unless a flush is already under way;
+// with no write deadline in force, within closeFlushTimeout.
+func (c *conn) sendBefore() {
+	if !c.h2.Load() || !c.pending() || !c.sendMu.TryLock() {
+		return
+	}
+	defer c.sendMu.Unlock()
+	c.dmu.Lock()
+	none := c.wdeadline.IsZero()
+	c.dmu.Unlock()
+	if none {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
+	}
+	_ = c.sendLocked()
+}
+
 // CloseWrite half-closes a TCP connection, as the HTTP/1.1 server does
-// before it hangs up on a client whose request it refused.
+// before it hangs up on a client whose request it refused; what waits is
+// sent first.
 func (c *conn) CloseWrite() error {
+	c.sendBefore()
 	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
 		return cw.CloseWrite()
 	}
