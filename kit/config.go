@@ -199,6 +199,8 @@ type Config struct {
 	// FirstKeyOutput is where the first admin key is printed (see
 	// FirstAdminKey); nil is os.Stderr.
 	FirstKeyOutput io.Writer
+
+	logOutput *lineBuffer // set by NewLogger
 }
 
 // Migrations is a named set of bun migrations (Config.Migrations).
@@ -359,5 +361,6 @@ func (c *Config) NewLogger(w io.Writer) *slog.Logger {
 		level = *l
 	}
 	out := &lineBuffer{out: w}
+	c.logOutput = out // flushed by Run, whatever handler ends up wrapping this one
 	return slog.New(bufferedHandler{slog.NewTextHandler(out, &slog.HandlerOptions{Level: level}), out})
 }

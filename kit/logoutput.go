@@ -95,10 +95,16 @@ func (h bufferedHandler) WithGroup(name string) slog.Handler {
 // Flush writes every line logged so far.
 func (h bufferedHandler) Flush() error { return h.out.Flush() }
 
-// flushLog writes what the server's logger holds, when it buffers (a
-// logger from NewLogger).
-func flushLog(l *slog.Logger) {
-	if f, ok := l.Handler().(interface{ Flush() error }); ok {
-		_ = f.Flush()
+// flushLog writes what the server's log output holds: the buffer of the
+// config's NewLogger (even when another handler wraps its handler), or a
+// handler that can flush.
+func flushLog(cfg *Config) {
+	if cfg.logOutput != nil {
+		_ = cfg.logOutput.Flush()
+	}
+	if cfg.Logger != nil {
+		if f, ok := cfg.Logger.Handler().(interface{ Flush() error }); ok {
+			_ = f.Flush()
+		}
 	}
 }

@@ -2,6 +2,7 @@ package kit_test
 
 import (
 	"bytes"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -74,5 +75,28 @@ func TestNewLogger_BuffersLinesButNeverHoldsThem(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("after Run returned, the log lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// wrapping is a handler an application puts around the kit's (tracing,
+// say); it cannot flush.
+type wrapping struct{ slog.Handler }
+
+// Run flushes NewLogger's lines even when the application wrapped its
+// handler.
+func TestNewLogger_FlushedByRunThroughAWrappingHandler(t *testing.T) {
+	var out syncBuffer
+	cfg := kittest.Config(storetest.SQLiteDSN(t))
+	cfg.Logger = slog.New(wrapping{cfg.NewLogger(&out).Handler()})
+	srv, err := kit.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := kittest.Start(t, srv)
+	if err := run.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "msg=stopped") {
+		t.Errorf("after Run returned, the log lacks its last line:\n%s", out.String())
 	}
 }

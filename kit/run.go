@@ -34,7 +34,7 @@ import (
 // Run returns nil after a shutdown caused by ctx, or the error that stopped
 // the listener.
 func (s *Server) Run(ctx context.Context) error {
-	defer flushLog(s.log) // last: after Close's own lines
+	defer flushLog(&s.cfg) // last: after Close's own lines
 	defer s.Close()
 	var ln net.Listener = s.ln
 	if s.cfg.ReadBufferBytes > 0 || s.cfg.CoalesceWrites {

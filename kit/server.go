@@ -72,13 +72,11 @@ func New(cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Logger != nil {
-		defer func() {
-			if err != nil {
-				flushLog(cfg.Logger) // the caller may exit at once: what New logged goes first
-			}
-		}()
-	}
+	defer func() {
+		if err != nil {
+			flushLog(&cfg) // the caller may exit at once: what New logged goes first
+		}
+	}()
 	s := &Server{
 		cfg:         cfg,
 		log:         cfg.Logger,

@@ -190,23 +190,20 @@ func (w *LogWriter) Record(rec *RequestLog, row bool) {
 // full, or the writer closed). rec must not change afterwards.
 func (w *LogWriter) Enqueue(rec *RequestLog) bool {
 	w.qmu.Lock()
+	defer w.qmu.Unlock()
 	if w.closed {
-		w.qmu.Unlock()
 		w.dropped.Add(1)
 		return false
 	}
 	if len(w.queue) >= w.opts.QueueSize {
-		w.qmu.Unlock()
 		// The row is lost, the call still counts in the statistics.
 		w.dropped.Add(1)
 		w.addCount(rec)
 		return false
 	}
 	w.queue = append(w.queue, rec)
-	n := len(w.queue)
-	w.qmu.Unlock()
-	w.queued.Store(int64(n))
-	if n == w.opts.BatchSize {
+	w.queued.Store(int64(len(w.queue)))
+	if len(w.queue) == w.opts.BatchSize {
 		select {
 		case w.wake <- struct{}{}:
 		default: // already woken
@@ -221,8 +218,8 @@ func (w *LogWriter) takeQueue(spare []*RequestLog) []*RequestLog {
 	w.qmu.Lock()
 	taken := w.queue
 	w.queue = spare[:0]
-	w.qmu.Unlock()
 	w.queued.Store(0)
+	w.qmu.Unlock()
 	return taken
 }
 
@@ -230,7 +227,9 @@ func (w *LogWriter) takeQueue(spare []*RequestLog) []*RequestLog {
 // for calls the request log chose not to store one by one. It never blocks
 // and takes no queue slot, so counted calls cannot push out records.
 func (w *LogWriter) Count(rec *RequestLog) {
-	if w.stopped.Load() {
+	w.qmu.Lock() // as Enqueue: nothing is added after Close's last drain
+	defer w.qmu.Unlock()
+	if w.closed {
 		w.dropped.Add(1)
 		return
 	}
