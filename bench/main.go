@@ -86,6 +86,9 @@ type result struct {
 	Done     int64   `json:"done"` // requests h2load saw succeed
 	Spent    spent   `json:"server"`
 	Busy     float64 `json:"busy_before"` // CPU busy fraction when it started
+	// Violation says what a run broke that must hold (a request-log row for
+	// every call); the harness goes on and fails at the end.
+	Violation string `json:"violation,omitempty"`
 }
 
 // spent is what echoserver prints at exit.
@@ -180,6 +183,15 @@ func run() error {
 		}
 	}
 	summarize(os.Stdout, results, configs)
+	var broken []string
+	for _, r := range results {
+		if r.Violation != "" {
+			broken = append(broken, fmt.Sprintf("%s over %s, rep %d: %s", r.Config, r.Protocol, r.Rep, r.Violation))
+		}
+	}
+	if len(broken) > 0 {
+		return fmt.Errorf("%d runs broke what must hold:\n  %s", len(broken), strings.Join(broken, "\n  "))
+	}
 	return nil
 }
 

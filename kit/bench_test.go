@@ -57,15 +57,7 @@ func BenchmarkUnaryOverH2C(b *testing.B) {
 	})
 
 	b.Run("kit-pipeline", func(b *testing.B) {
-		cfg := kittest.Config(storetest.SQLiteDSN(b))
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-		srv, err := kit.New(cfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
-		key := kittest.APIKey(b, srv, "bench", "*")
-		running := kittest.Start(b, srv)
+		srv, running, key := benchKit(b, nil)
 		run(b, running.URL, kittest.WithBearer(kittest.H2CClient(), key))
 		b.StopTimer()
 		_ = running.Stop()
@@ -107,20 +99,31 @@ func BenchmarkChain(b *testing.B) {
 	})
 	for _, store := range []string{"off", "stats", "rows"} {
 		b.Run("kit/log-store="+store, func(b *testing.B) {
-			cfg := kittest.Config(storetest.SQLiteDSN(b))
-			cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-			cfg.RequestLog.Lines = "off"
-			cfg.LogStore = store
-			srv, err := kit.New(cfg)
-			if err != nil {
-				b.Fatal(err)
-			}
-			switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
-			key := kittest.APIKey(b, srv, "bench", "*")
-			running := kittest.Start(b, srv)
+			srv, running, key := benchKit(b, func(cfg *kit.Config) {
+				cfg.RequestLog.Lines = "off"
+				cfg.LogStore = store
+			})
 			run(b, srv.RPC(), key)
 			b.StopTimer()
 			_ = running.Stop()
 		})
 	}
+}
+
+// benchKit starts a kit server on a fresh SQLite database with the echo
+// service (its log discarded; change adjusts the config) and returns it
+// with an API key allowed everything.
+func benchKit(b *testing.B, change func(*kit.Config)) (*kit.Server, *kittest.Running, string) {
+	cfg := kittest.Config(storetest.SQLiteDSN(b))
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if change != nil {
+		change(&cfg)
+	}
+	srv, err := kit.New(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	switchboardtestv1connect.RegisterEchoServiceHandler(srv.RPC(), &echo.Handler{})
+	key := kittest.APIKey(b, srv, "bench", "*")
+	return srv, kittest.Start(b, srv), key
 }

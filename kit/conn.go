@@ -205,19 +205,17 @@ func (c *conn) Close() error {
 // before the new deadline applies. A flush in progress gets the new
 // deadline, as a write in progress on a plain connection would.
 func (c *conn) SetWriteDeadline(t time.Time) error {
-	c.sendBefore()
-	c.dmu.Lock()
-	c.wdeadline = t
-	c.dmu.Unlock()
-	return c.Conn.SetWriteDeadline(t)
+	return c.newWriteDeadline(t, c.Conn.SetWriteDeadline)
 }
 
-func (c *conn) SetDeadline(t time.Time) error {
+func (c *conn) SetDeadline(t time.Time) error { return c.newWriteDeadline(t, c.Conn.SetDeadline) }
+
+func (c *conn) newWriteDeadline(t time.Time, set func(time.Time) error) error {
 	c.sendBefore()
 	c.dmu.Lock()
 	c.wdeadline = t
 	c.dmu.Unlock()
-	return c.Conn.SetDeadline(t)
+	return set(t)
 }
 
 // sendBefore sends what waits now, unless a flush is already under way;

@@ -1,10 +1,8 @@
 package kit_test
 
 import (
-	"bytes"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 
 	"connectrpc.com/connect/v2"
@@ -18,29 +16,11 @@ import (
 	"github.com/switchboardkit/switchboard/store/storetest"
 )
 
-// syncBuffer is a bytes.Buffer safe for the logger and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // NewLogger's lines are buffered, never held: info lines go out on their
 // own within the flush interval, warnings and errors at once, and what is
 // left when the server stops before Run returns.
 func TestNewLogger_BuffersLinesButNeverHoldsThem(t *testing.T) {
-	var out syncBuffer
+	var out kittest.SyncBuffer
 	cfg := kittest.Config(storetest.SQLiteDSN(t))
 	log := cfg.NewLogger(&out)
 
@@ -85,7 +65,7 @@ type wrapping struct{ slog.Handler }
 // Run flushes NewLogger's lines even when the application wrapped its
 // handler.
 func TestNewLogger_FlushedByRunThroughAWrappingHandler(t *testing.T) {
-	var out syncBuffer
+	var out kittest.SyncBuffer
 	cfg := kittest.Config(storetest.SQLiteDSN(t))
 	cfg.Logger = slog.New(wrapping{cfg.NewLogger(&out).Handler()})
 	srv, err := kit.New(cfg)
