@@ -24,7 +24,7 @@ import (
 	"github.com/uptrace/bun"
 )
 
-// logColumns are the request log's columns in insertArgs's order: every
+// logColumns are the request log's columns in values's order: every
 // column but the id, which the database assigns.
 var logColumns = []string{
 	"request_id", "procedure", "service", "method", "stream_type", "protocol", "http_version",
@@ -33,13 +33,14 @@ var logColumns = []string{
 	"messages_received", "messages_sent", "request_payload", "response_payload",
 }
 
-// insertArgs appends r's values in logColumns's order. Times are bound as
-// the text bun writes for SQLite, so rows written here and queries built by
-// bun compare alike.
-func (r *RequestLog) insertArgs(args []any, timeBuf []byte) []any {
+// values appends r's values in logColumns's order, with start standing for
+// StartTime: the time itself for COPY (PostgreSQL's binary format), or the
+// text bun writes for SQLite, so rows written here and queries built by bun
+// compare alike.
+func (r *RequestLog) values(args []any, start any) []any {
 	return append(args,
 		text(r.RequestID), text(r.Procedure), text(r.Service), text(r.Method), text(r.StreamType), text(r.Protocol), text(r.HTTPVersion),
-		text(r.Code), text(r.ErrorMessage), text(r.ErrorReason), text(r.ErrorDetails), string(sqliteTime(timeBuf, r.StartTime)), r.DurationMicros,
+		text(r.Code), text(r.ErrorMessage), text(r.ErrorReason), text(r.ErrorDetails), start, r.DurationMicros,
 		text(r.PeerIP), text(r.UserAgent), text(r.KeyID), text(r.KeyName), r.RequestBytes, r.ResponseBytes,
 		r.MessagesReceived, r.MessagesSent, text(r.RequestPayload), text(r.ResponsePayload),
 	)
@@ -57,10 +58,11 @@ func text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
-// sqliteTime formats t as bun's SQLite dialect does (schema.BaseDialect
-// AppendTime, without its quotes).
-func sqliteTime(b []byte, t time.Time) []byte {
-	return t.UTC().AppendFormat(b[:0], "2006-01-02 15:04:05.999999-07:00")
+// sqliteTime is t as bun writes it into SQLite's SQL: its dialect's
+// literal, without the quotes.
+func sqliteTime(db *bun.DB, b []byte, t time.Time) string {
+	b = db.Dialect().AppendTime(b[:0], t)
+	return string(b[1 : len(b)-1])
 }
 
 var insertLogRowSQL = "INSERT INTO switchboard_request_logs (" + strings.Join(logColumns, ", ") +
@@ -123,7 +125,7 @@ func (w *LogWriter) storePostgres(ctx context.Context, batchID string, rows []*R
 			args := make([]any, 0, len(logColumns))
 			if _, err := tx.CopyFrom(ctx, pgx.Identifier{"switchboard_request_logs"}, logColumns,
 				pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-					return rows[i].copyArgs(args[:0]), nil
+					return rows[i].values(args[:0], rows[i].StartTime), nil
 				})); err != nil {
 				return err
 			}
@@ -141,17 +143,6 @@ func (w *LogWriter) storePostgres(ctx context.Context, batchID string, rows []*R
 		return tx.Commit(ctx)
 	})
 	return again, err
-}
-
-// copyArgs appends r's values in logColumns's order, times as time.Time
-// (COPY sends them in PostgreSQL's binary format).
-func (r *RequestLog) copyArgs(args []any) []any {
-	return append(args,
-		text(r.RequestID), text(r.Procedure), text(r.Service), text(r.Method), text(r.StreamType), text(r.Protocol), text(r.HTTPVersion),
-		text(r.Code), text(r.ErrorMessage), text(r.ErrorReason), text(r.ErrorDetails), r.StartTime, r.DurationMicros,
-		text(r.PeerIP), text(r.UserAgent), text(r.KeyID), text(r.KeyName), r.RequestBytes, r.ResponseBytes,
-		r.MessagesReceived, r.MessagesSent, text(r.RequestPayload), text(r.ResponsePayload),
-	)
 }
 
 // insertSQLiteRows inserts rows with the prepared row INSERT.
@@ -182,7 +173,7 @@ func (w *LogWriter) insertSQLiteRows(ctx context.Context, tx bun.Tx, rows []*Req
 				return err
 			}
 		}
-		if _, err := stmt.ExecContext(rowCtx, r.insertArgs(args[:0], timeBuf[:0])...); err != nil {
+		if _, err := stmt.ExecContext(rowCtx, r.values(args[:0], sqliteTime(w.db, timeBuf[:0], r.StartTime))...); err != nil {
 			return err
 		}
 	}
