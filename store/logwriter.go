@@ -79,7 +79,6 @@ type LogWriter struct {
 	stop    chan struct{}
 	abandon chan struct{} // closed when Close's deadline passes
 	done    chan struct{}
-	stopped atomic.Bool
 	queued  atomic.Int64 // len(queue), for Stats without the lock
 	once    sync.Once
 	giveUp  sync.Once
@@ -186,7 +185,6 @@ func (w *LogWriter) Close(ctx context.Context) error {
 		w.qmu.Lock()
 		w.closed = true // from here on Enqueue drops: run's last take sees every queued record
 		w.qmu.Unlock()
-		w.stopped.Store(true)
 		close(w.stop)
 	})
 	select {
@@ -242,7 +240,14 @@ func (w *LogWriter) run() {
 
 // closing reports whether Close was called (then replay does not wait for
 // its probe time: it is the last chance in this run).
-func (w *LogWriter) closing() bool { return w.stopped.Load() && !w.abandoned() }
+func (w *LogWriter) closing() bool {
+	select {
+	case <-w.stop:
+		return !w.abandoned()
+	default:
+		return false
+	}
+}
 
 func (w *LogWriter) abandoned() bool {
 	select {
