@@ -76,15 +76,13 @@ type conn struct {
 	head     []byte      // its first bytes, up to len(h2cPrefix)
 	h2       atomic.Bool // it speaks HTTP/2: writes are coalesced
 
-	wmu      sync.Mutex // guards wbuf, spare, flushing and werr
-	wbuf     []byte     // written, not yet sent
-	spare    []byte
-	flushing bool // a flush goroutine is on its way
-	werr     error
-	sendMu   sync.Mutex // one write to the socket at a time, in order
-
-	dmu       sync.Mutex
-	wdeadline time.Time // the write deadline last set through this conn
+	wmu       sync.Mutex // guards wbuf, spare, flushing, werr and wdeadline
+	wbuf      []byte     // written, not yet sent
+	spare     []byte
+	flushing  bool // a flush goroutine is on its way
+	werr      error
+	wdeadline time.Time  // the write deadline last set through this conn
+	sendMu    sync.Mutex // one write to the socket at a time, in order
 }
 
 // h2cPrefix starts the HTTP/2 client preface ("PRI * HTTP/2.0…"); PRI is
@@ -212,9 +210,9 @@ func (c *conn) SetDeadline(t time.Time) error { return c.newWriteDeadline(t, c.C
 
 func (c *conn) newWriteDeadline(t time.Time, set func(time.Time) error) error {
 	c.sendBefore()
-	c.dmu.Lock()
+	c.wmu.Lock()
 	c.wdeadline = t
-	c.dmu.Unlock()
+	c.wmu.Unlock()
 	return set(t)
 }
 
@@ -225,9 +223,9 @@ func (c *conn) sendBefore() {
 		return
 	}
 	defer c.sendMu.Unlock()
-	c.dmu.Lock()
+	c.wmu.Lock()
 	none := c.wdeadline.IsZero()
-	c.dmu.Unlock()
+	c.wmu.Unlock()
 	if none {
 		_ = c.Conn.SetWriteDeadline(time.Now().Add(closeFlushTimeout))
 	}

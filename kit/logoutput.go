@@ -68,7 +68,7 @@ func (b *lineBuffer) flushLocked() error {
 }
 
 // bufferedHandler is a handler writing to a lineBuffer: it flushes after
-// every warning and error, and on Flush.
+// every warning and error.
 type bufferedHandler struct {
 	slog.Handler
 	out *lineBuffer
@@ -92,19 +92,10 @@ func (h bufferedHandler) WithGroup(name string) slog.Handler {
 	return bufferedHandler{h.Handler.WithGroup(name), h.out}
 }
 
-// Flush writes every line logged so far.
-func (h bufferedHandler) Flush() error { return h.out.Flush() }
-
-// flushLog writes what the server's log output holds: the buffer of the
-// config's NewLogger (even when another handler wraps its handler), or a
-// handler that can flush.
+// flushLog writes what the buffer of the config's NewLogger holds, even
+// when another handler wraps its handler.
 func flushLog(cfg *Config) {
 	if cfg.logOutput != nil {
 		_ = cfg.logOutput.Flush()
-	}
-	if cfg.Logger != nil {
-		if f, ok := cfg.Logger.Handler().(interface{ Flush() error }); ok {
-			_ = f.Flush()
-		}
 	}
 }
