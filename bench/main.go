@@ -130,7 +130,7 @@ func run() error {
 	if _, err := exec.LookPath("h2load"); err != nil {
 		return errors.New("h2load not found: install nghttp2-client")
 	}
-	configs, err := selectConfigs(append(slices.Clone(presets), extra...), strings.Split(*servers, ","), extra)
+	configs, err := selectConfigs(strings.Split(*servers, ","), extra)
 	if err != nil {
 		return err
 	}
@@ -195,9 +195,11 @@ func run() error {
 	return nil
 }
 
-func selectConfigs(all, names, extra []string) ([]config, error) {
+// selectConfigs returns the configurations named, presets or added with
+// -config (an added one is always run).
+func selectConfigs(names, extra []string) ([]config, error) {
 	byName := map[string]config{}
-	for _, spec := range all {
+	for _, spec := range slices.Concat(presets, extra) {
 		name, rest, ok := strings.Cut(spec, "=")
 		if !ok {
 			return nil, fmt.Errorf("config %q: want name=args", spec)
@@ -212,7 +214,7 @@ func selectConfigs(all, names, extra []string) ([]config, error) {
 		}
 		byName[name] = c
 	}
-	for _, spec := range extra { // an added configuration is always run
+	for _, spec := range extra {
 		name, _, _ := strings.Cut(spec, "=")
 		if !slices.Contains(names, name) {
 			names = append(names, name)
