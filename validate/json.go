@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 
 	"connectrpc.com/connect/v2/connectproto"
 	"google.golang.org/protobuf/proto"
@@ -39,10 +40,12 @@ func (c *JSONCodec) UnmarshalRead(ctx context.Context, src io.Reader, msg any) e
 	if !ok {
 		return c.JSONCodec.UnmarshalRead(ctx, src, msg)
 	}
-	data, err := io.ReadAll(src)
-	if err != nil {
+	buf := bodies.Get().(*bytes.Buffer)
+	defer putBody(buf)
+	if _, err := buf.ReadFrom(src); err != nil {
 		return err
 	}
+	data := buf.Bytes() // protojson copies what it keeps, so the buffer is reused
 	strict := c.UnmarshalOptions
 	strict.DiscardUnknown = false
 	if len(data) > 0 && strict.Unmarshal(data, m) == nil {
@@ -65,6 +68,21 @@ func (c *JSONCodec) UnmarshalRead(ctx context.Context, src io.Reader, msg any) e
 		return &w.verr
 	}
 	return nil
+}
+
+// bodies are the buffers request bodies are read into, reused across calls
+// as connectproto's own codec does; one that grew past maxPooledBody is let
+// go, so a single large request does not pin its memory.
+var bodies = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledBody = 64 << 10
+
+func putBody(buf *bytes.Buffer) {
+	if buf.Cap() > maxPooledBody {
+		return
+	}
+	buf.Reset()
+	bodies.Put(buf)
 }
 
 // Bounds of the walk: it runs only on input protojson already accepted,

@@ -147,13 +147,13 @@ func (e *Engine) Rules(msg any, rules map[string]string) {
 // at all.
 func (e *Engine) Validate(v any) error {
 	e.know(v)
-	var out Error
+	var violations []Violation // allocated only for a failure: most calls pass
 	if err := e.v.Load().Struct(v); err != nil {
 		verr, ok := translate(err)
 		if !ok {
 			return err
 		}
-		out.Violations = append(out.Violations, verr.Violations...)
+		violations = append(violations, verr.Violations...)
 	}
 	if self, ok := v.(interface{ Validate() error }); ok {
 		if err := self.Validate(); err != nil {
@@ -161,13 +161,13 @@ func (e *Engine) Validate(v any) error {
 			if !errors.As(err, &verr) {
 				return err
 			}
-			out.Violations = append(out.Violations, verr.Violations...)
+			violations = append(violations, verr.Violations...)
 		}
 	}
-	if len(out.Violations) == 0 {
+	if len(violations) == 0 {
 		return nil
 	}
-	return &out
+	return &Error{Violations: violations}
 }
 
 // ValidateFields checks only the named top-level fields of v (proto or Go

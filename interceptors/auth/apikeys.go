@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -184,7 +185,9 @@ func (a *APIKeys) Authenticate(ctx context.Context, header *connect.Header) (*sw
 	a.mu.Lock()
 	a.used[id] = now
 	a.mu.Unlock()
-	return &switchboard.Principal{KeyID: key.ID, Name: key.Name, Scopes: append([]string{}, key.Scopes...)}, nil
+	// The scopes are copied: a handler that edits its principal must not
+	// change what the cached key grants to the calls after it.
+	return &switchboard.Principal{KeyID: key.ID, Name: key.Name, Scopes: slices.Clone(key.Scopes)}, nil
 }
 
 // token finds the credential: a Bearer Authorization header or the API key

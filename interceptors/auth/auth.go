@@ -66,20 +66,24 @@ func New(authn Authenticator, cfg Config) connect.ServerInterceptor {
 				})
 			}
 			rule := cached.(methodRule)
-			info, _ := connect.CallInfoForServerContext(ctx)
-			header := new(connect.Header)
-			if info != nil {
+			var header *connect.Header
+			if info, ok := connect.CallInfoForServerContext(ctx); ok {
 				header = info.RequestHeader()
+			} else {
+				header = new(connect.Header)
 			}
-			from := peer.IP(ctx, cfg.TrustedProxies)
+			// The peer is named only for a refusal: an accepted call does not
+			// pay to parse its address here.
+			from := func() string { return peer.IP(ctx, cfg.TrustedProxies) }
 			var principal *switchboard.Principal
 			if authn != nil {
 				var err error
 				principal, err = authn.Authenticate(ctx, header)
 				switch {
 				case errors.Is(err, ErrInvalidCredentials):
-					reject(cfg.Events, spec, from, ReasonInvalidCredentials, err)
-					if wait := limiter.fail(from, rule.health); wait > 0 {
+					ip := from()
+					reject(cfg.Events, spec, ip, ReasonInvalidCredentials, err)
+					if wait := limiter.fail(ip, rule.health); wait > 0 {
 						return fail(ctx, connect.CodeResourceExhausted, ReasonTooManyFailures,
 							"too many failed authentication attempts; retry later", wait)
 					}
@@ -95,10 +99,10 @@ func New(authn Authenticator, cfg Config) connect.ServerInterceptor {
 			case principal == nil && rule.public:
 				return next(ctx, spec, stream)
 			case principal == nil:
-				reject(cfg.Events, spec, from, ReasonMissingCredentials, nil)
+				reject(cfg.Events, spec, from(), ReasonMissingCredentials, nil)
 				return fail(ctx, connect.CodeUnauthenticated, ReasonMissingCredentials, "credentials required", 0)
 			case !rule.public && !rule.allows(principal, spec.Procedure):
-				reject(cfg.Events, spec, from, ReasonMissingScope, &CredentialError{KeyID: principal.KeyID})
+				reject(cfg.Events, spec, from(), ReasonMissingScope, &CredentialError{KeyID: principal.KeyID})
 				return fail(ctx, connect.CodePermissionDenied, ReasonMissingScope,
 					"the API key has no scope for "+spec.Procedure, 0)
 			}

@@ -71,12 +71,12 @@ func New(cfg Config) connect.ServerInterceptor {
 				}
 				defer closeStream()
 			}
-			release, ok := l.acquire(ctx, spec.Procedure)
+			held, ok := l.acquire(ctx, spec.Procedure)
 			if !ok {
 				l.counters.rejected.Add(1)
 				return overloaded(ctx, l.cfg.Wait)
 			}
-			defer release()
+			defer held.release()
 			if spec.StreamType == connect.StreamTypeClient || spec.StreamType == connect.StreamTypeBidi {
 				// Admitted past every cap: a client stream sends when it
 				// pleases. A refused one keeps its body deadline.
@@ -119,37 +119,37 @@ func (l *limiter) method(procedure string) chan struct{} {
 	return ch
 }
 
-// noRelease is what acquire returns when no cap is configured.
-func noRelease() {}
+// slots are the concurrency slots one call holds: a value, so holding and
+// releasing them costs the call no allocation.
+type slots [2]chan struct{}
+
+func (s slots) release() {
+	for _, ch := range s {
+		if ch != nil {
+			<-ch
+		}
+	}
+}
 
 // acquire takes a global and a per-method slot, waiting at most o.wait in
 // all. With no caps configured it does nothing at all; the wait timer is
 // started only when a slot is not free at once.
-func (l *limiter) acquire(ctx context.Context, procedure string) (func(), bool) {
-	perMethod := l.method(procedure)
-	if l.global == nil && perMethod == nil {
-		return noRelease, true
-	}
+func (l *limiter) acquire(ctx context.Context, procedure string) (slots, bool) {
+	var held slots
 	var timeout <-chan time.Time
-	var held []chan struct{}
-	release := func() {
-		for _, ch := range held {
-			<-ch
-		}
-	}
-	for _, sem := range []chan struct{}{l.global, perMethod} {
+	for i, sem := range [2]chan struct{}{l.global, l.method(procedure)} {
 		if sem == nil {
 			continue
 		}
 		select {
 		case sem <- struct{}{}:
-			held = append(held, sem)
+			held[i] = sem
 			continue
 		default:
 		}
 		if l.cfg.Wait <= 0 {
-			release()
-			return nil, false
+			held.release()
+			return slots{}, false
 		}
 		if timeout == nil {
 			t := time.NewTimer(l.cfg.Wait)
@@ -158,16 +158,16 @@ func (l *limiter) acquire(ctx context.Context, procedure string) (func(), bool) 
 		}
 		select {
 		case sem <- struct{}{}:
-			held = append(held, sem)
+			held[i] = sem
 		case <-timeout:
-			release()
-			return nil, false
+			held.release()
+			return slots{}, false
 		case <-ctx.Done():
-			release()
-			return nil, false
+			held.release()
+			return slots{}, false
 		}
 	}
-	return release, true
+	return held, true
 }
 
 func overloaded(ctx context.Context, wait time.Duration) error {

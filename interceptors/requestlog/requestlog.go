@@ -47,7 +47,7 @@ func New(cfg Config, sinks ...Sink) connect.ServerInterceptor {
 		return func(ctx context.Context, spec connect.Spec, stream connect.ServerStream) error {
 			start := time.Now()
 			info, _ := connect.CallInfoForServerContext(ctx)
-			ctx, principal := callctx.TrackPrincipal(ctx)
+			ctx = callctx.Begin(ctx) // so the principal auth records further in is seen here
 			counted := &countingStream{ServerStream: stream, info: info, capture: l.capture}
 
 			err := next(ctx, spec, counted)
@@ -55,8 +55,7 @@ func New(cfg Config, sinks ...Sink) connect.ServerInterceptor {
 			if cfg.ErrorsOnly && err == nil {
 				return err
 			}
-			p, _ := principal().(*switchboard.Principal)
-			rec := l.record(ctx, spec, info, start, counted, p, err)
+			rec := l.record(ctx, spec, info, start, counted, switchboard.PrincipalFromContext(ctx), err)
 			// Calls by an authenticated caller, and refusals of one
 			// (permission_denied), always keep their row: the budget is for
 			// anonymous noise, never a way to probe unseen.

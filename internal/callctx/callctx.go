@@ -14,52 +14,94 @@ package callctx
 import (
 	"context"
 	"errors"
-	"sync/atomic"
+
+	"connectrpc.com/connect/v2"
 )
 
 type (
-	principalKey struct{}
-	slotKey      struct{}
-	requestIDKey struct{}
-	bodyLiftKey  struct{}
-	drainKey     struct{}
+	callKey     struct{}
+	bodyLiftKey struct{}
+	drainKey    struct{}
 )
 
-// WithPrincipal returns ctx carrying p (a *switchboard.Principal; this
-// package cannot name the type without an import cycle). A slot opened by
-// TrackPrincipal further out is filled too.
-func WithPrincipal(ctx context.Context, p any) context.Context {
-	if slot, ok := ctx.Value(slotKey{}).(*atomic.Value); ok {
-		slot.Store(&p)
-	}
-	return context.WithValue(ctx, principalKey{}, p)
+// call is what the kit's layers share about one call: one value on the
+// context instead of one per fact, so a call pays one allocation for it
+// rather than one per layer. It is found again by the call's CallInfo, so
+// a handler's nested in-process call, which has a CallInfo of its own, gets
+// a call of its own and never sees or changes the outer one's principal.
+//
+// Its fields are written by a layer before it calls the next one and read
+// by inner layers, the handler, or outer layers after next returns; each of
+// those is ordered after the write, so no lock is needed.
+type call struct {
+	info      *connect.CallInfo
+	requestID string
+	principal any
 }
 
-// Principal returns what WithPrincipal put on ctx, or nil.
-func Principal(ctx context.Context) any { return ctx.Value(principalKey{}) }
+// begin returns the call ctx belongs to, putting a new one on ctx if this
+// call has none yet.
+func begin(ctx context.Context) (context.Context, *call) {
+	if c := find(ctx); c != nil {
+		return ctx, c
+	}
+	info, _ := connect.CallInfoForServerContext(ctx)
+	c := &call{info: info}
+	return context.WithValue(ctx, callKey{}, c), c
+}
 
-// TrackPrincipal lets an outer layer (the request log) learn the principal
-// an inner one (auth) establishes: the returned function reports it once
-// the inner call has run, nil if none was set.
-func TrackPrincipal(ctx context.Context) (context.Context, func() any) {
-	slot := new(atomic.Value)
-	return context.WithValue(ctx, slotKey{}, slot), func() any {
-		if p, ok := slot.Load().(*any); ok {
-			return *p
-		}
+// find returns the call ctx belongs to, or nil: the nearest one on ctx if it
+// was made for this call's CallInfo.
+func find(ctx context.Context) *call {
+	c, ok := ctx.Value(callKey{}).(*call)
+	if !ok {
 		return nil
 	}
+	if info, _ := connect.CallInfoForServerContext(ctx); info != c.info {
+		return nil // an outer call's, seen from a nested one
+	}
+	return c
+}
+
+// WithPrincipal records p (a *switchboard.Principal; this package cannot
+// name the type without an import cycle) as the call's principal and
+// returns ctx, which carries it. Layers further out see it too once the
+// inner call has run: that is how the request log learns who called.
+func WithPrincipal(ctx context.Context, p any) context.Context {
+	ctx, c := begin(ctx)
+	c.principal = p
+	return ctx
+}
+
+// Principal returns what WithPrincipal recorded for the call, or nil.
+func Principal(ctx context.Context) any {
+	if c := find(ctx); c != nil {
+		return c.principal
+	}
+	return nil
 }
 
 // WithRequestID returns ctx carrying the call's request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
+	ctx, c := begin(ctx)
+	c.requestID = id
+	return ctx
 }
 
 // RequestID returns the call's request id, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if c := find(ctx); c != nil {
+		return c.requestID
+	}
+	return ""
+}
+
+// Begin puts the call's shared record on ctx now, so the layers inside
+// share one; the kit's outermost layer calls it. Layers call it only as an
+// optimisation: WithPrincipal and WithRequestID begin one when missing.
+func Begin(ctx context.Context) context.Context {
+	ctx, _ = begin(ctx)
+	return ctx
 }
 
 // WithBodyDeadlineLift returns ctx carrying lift, which removes the read

@@ -57,6 +57,9 @@ func Key(ip string) string {
 }
 
 func hostOf(addr string) string {
+	if addr == "" {
+		return "" // no network peer (an in-process call)
+	}
 	if host, _, err := net.SplitHostPort(addr); err == nil {
 		return host
 	}
