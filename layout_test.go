@@ -26,7 +26,7 @@ var layers = []struct {
 	{"foundations", []string{"store", "validate", "dynamic", "internal/rpcerr"}},
 	{"buses: in-process and across replicas", []string{"events", "cluster"}},
 	{"the pipeline", []string{"interceptors", "interceptors/*"}},
-	{"features on the registry", []string{"health", "metrics", "admin", "admin/adminui"}},
+	{"features on the registry", []string{"health", "metrics", "admin", "admin/adminui", "rest"}},
 	{"the server", []string{"kit"}},
 	{"test helpers and test services", []string{"kit/kittest", "kit/kittest/browsertest", "store/storetest", "internal/echo", "internal/conformance"}},
 	{"programs, examples and test fixtures", []string{"cmd/*", "examples/*", "bench", "bench/*", "internal/conformance/server", "internal/chaintest"}},

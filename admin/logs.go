@@ -27,7 +27,7 @@ func logProto(r *store.RequestLog) *adminv1.RequestLog {
 		RequestBytes: r.RequestBytes, ResponseBytes: r.ResponseBytes,
 		MessagesReceived: r.MessagesReceived, MessagesSent: r.MessagesSent,
 		RequestPayload: r.RequestPayload, ResponsePayload: r.ResponsePayload,
-		ErrorDetails: r.ErrorDetails,
+		ErrorDetails: r.ErrorDetails, HttpMethod: r.HTTPMethod, HttpRoute: r.HTTPRoute,
 	}
 }
 

@@ -61,6 +61,10 @@ type Config struct {
 	TLSClientScopes []string
 	// Reflection serves gRPC server reflection (v1 and v1alpha).
 	Reflection bool
+	// REST serves the REST routes methods declare with google.api.http
+	// options, transcoded into calls of the same handlers (package rest,
+	// docs/rest.md).
+	REST bool
 	// MaxReceiveBytes caps one received message, before and after
 	// decompression; a larger one fails the call with RESOURCE_EXHAUSTED.
 	// 0: no limit.
@@ -216,6 +220,7 @@ func DefaultConfig() Config {
 		Addr:                 ":8080",
 		DSN:                  "sqlite:data/switchboard.db",
 		Reflection:           false,
+		REST:                 true,
 		MaxReceiveBytes:      4 << 20,
 		Gzip:                 true,
 		CompressMinBytes:     1024,

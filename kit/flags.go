@@ -38,6 +38,7 @@ func (c *Config) knobs() []knob {
 		{"tls-client-ca", "CA certificates (PEM) that client certificates must chain to", (*stringValue)(&c.TLSClientCAFile)},
 		{"tls-client-scopes", "comma-separated identity=scope grants for client certificates", (*listValue)(&c.TLSClientScopes)},
 		{"reflection", "serve gRPC server reflection", (*boolValue)(&c.Reflection)},
+		{"rest", "serve the REST routes of methods with google.api.http options", (*boolValue)(&c.REST)},
 		{"max-receive-bytes", "largest message received, in bytes (0: no limit)", (*intValue)(&c.MaxReceiveBytes)},
 		{"max-send-bytes", "largest message sent, in bytes (0: no limit)", (*intValue)(&c.MaxSendBytes)},
 		{"gzip", "compress responses for clients that accept gzip", (*boolValue)(&c.Gzip)},

@@ -76,7 +76,7 @@ func (s *Server) httpServer(baseCtx context.Context) *http.Server {
 		protocols.SetUnencryptedHTTP2(true)
 	}
 	return &http.Server{
-		Handler:           s.handlers.wrap(s.corsHandler(bodyTimeout(s.mux, s.cfg.ReadBodyTimeout))),
+		Handler:           s.handlers.wrap(s.corsHandler(bodyTimeout(s.front, s.cfg.ReadBodyTimeout))),
 		Protocols:         protocols,
 		TLSConfig:         s.tls,
 		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout,

@@ -15,6 +15,7 @@ import (
 	"github.com/switchboardkit/switchboard/cluster"
 	"github.com/switchboardkit/switchboard/health"
 	"github.com/switchboardkit/switchboard/internal/callctx"
+	"github.com/switchboardkit/switchboard/rest"
 )
 
 // Run serves until ctx ends, then shuts down gracefully:
@@ -41,6 +42,14 @@ func (s *Server) Run(ctx context.Context) error {
 		ln = listener{s.ln, s.cfg.ReadBufferBytes, s.cfg.CoalesceWrites}
 	}
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
+	s.front = s.mux
+	if s.cfg.REST {
+		routes, err := rest.New(s.rpc, s.mux, rest.Config{MaxMessageBytes: s.cfg.MaxReceiveBytes})
+		if err != nil {
+			return fmt.Errorf("kit: %w", err)
+		}
+		s.front = routes
+	}
 	// Read every request message's (switchboard.v1.rules) now, not on the
 	// first call.
 	var requests []protoreflect.MessageDescriptor

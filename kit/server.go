@@ -40,6 +40,7 @@ type Server struct {
 	reader *bun.DB // read-only pool; db itself on PostgreSQL
 	rpc    *connect.Server
 	mux    *http.ServeMux
+	front  http.Handler // what the HTTP server serves: mux, behind the REST routes when on
 	tls    *tls.Config
 
 	health    *health.Server

@@ -3,7 +3,7 @@
 // log's record of each finished call (Metrics is a requestlog.Sink) — the
 // same record the log writes, so the numbers agree — rather than by another
 // interceptor. Label values are bounded: procedures are the registered ones
-// (anything else is "unknown"), codes are Connect's, protocols are three.
+// (anything else is "unknown"), codes are Connect's, protocols are the three RPC protocols and REST.
 // Every registered procedure's series exist from the start, so a method that
 // was never called shows zeros instead of being absent.
 //
@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/switchboardkit/switchboard/interceptors/limit"
+	"github.com/switchboardkit/switchboard/interceptors/requestlog"
 	"github.com/switchboardkit/switchboard/store"
 )
 
@@ -34,7 +35,7 @@ type Metrics struct {
 	procedures map[string]bool
 }
 
-var protocols = []string{connect.ProtocolNameConnect, connect.ProtocolNameGRPC, connect.ProtocolNameGRPCWeb}
+var protocols = []string{connect.ProtocolNameConnect, connect.ProtocolNameGRPC, connect.ProtocolNameGRPCWeb, requestlog.ProtocolREST}
 
 // New returns the metrics with the Go and process collectors and the RPC
 // series; WatchLimits and WatchLogWriter add the gauges of those parts.

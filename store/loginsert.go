@@ -31,6 +31,7 @@ var logColumns = []string{
 	"code", "error_message", "error_reason", "error_details", "start_time", "duration_us",
 	"peer_ip", "user_agent", "key_id", "key_name", "request_bytes", "response_bytes",
 	"messages_received", "messages_sent", "request_payload", "response_payload",
+	"http_method", "http_route",
 }
 
 // values appends r's values in logColumns's order, with start standing for
@@ -43,6 +44,7 @@ func (r *RequestLog) values(args []any, start any) []any {
 		text(r.Code), text(r.ErrorMessage), text(r.ErrorReason), text(r.ErrorDetails), start, r.DurationMicros,
 		text(r.PeerIP), text(r.UserAgent), text(r.KeyID), text(r.KeyName), r.RequestBytes, r.ResponseBytes,
 		r.MessagesReceived, r.MessagesSent, text(r.RequestPayload), text(r.ResponsePayload),
+		text(r.HTTPMethod), text(r.HTTPRoute),
 	)
 }
 

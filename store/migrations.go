@@ -296,5 +296,22 @@ func KitMigrations() *migrate.Migrations {
 			return err
 		},
 	})
+	m.Add(migrate.Migration{
+		Name: "20261128200001", Comment: "request_logs_rest_route",
+		// A call that came in on a REST route keeps the client's HTTP method
+		// and the route's template (docs/rest.md); other calls leave both
+		// empty. Added at the end, with a default, so existing rows and the
+		// partitions of PostgreSQL's table take them as they are.
+		Up: func(ctx context.Context, mg *migrate.Migrator, _ *migrate.Migration) error {
+			return mg.DB().RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+				for _, column := range []string{"http_method", "http_route"} {
+					if _, err := tx.ExecContext(ctx, "ALTER TABLE switchboard_request_logs ADD COLUMN "+column+" VARCHAR NOT NULL DEFAULT ''"); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		},
+	})
 	return m
 }

@@ -35,6 +35,8 @@ type RequestLog struct {
 	MessagesSent     int64     `bun:"messages_sent,notnull"`
 	RequestPayload   string    `bun:"request_payload,notnull"`
 	ResponsePayload  string    `bun:"response_payload,notnull"`
+	HTTPMethod       string    `bun:"http_method,notnull"` // of a REST call: the client's GET, POST…; else ""
+	HTTPRoute        string    `bun:"http_route,notnull"`  // of a REST call: the route's template, /v1/pets/{id}; else ""
 }
 
 // APIKey is a stored API key. The secret itself is never stored: only its

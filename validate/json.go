@@ -45,14 +45,24 @@ func (c *JSONCodec) UnmarshalRead(ctx context.Context, src io.Reader, msg any) e
 	if _, err := buf.ReadFrom(src); err != nil {
 		return err
 	}
-	data := buf.Bytes() // protojson copies what it keeps, so the buffer is reused
+	return c.Unmarshal(buf.Bytes(), m) // protojson copies what it keeps, so the buffer is reused
+}
+
+// Unmarshal decodes data into m as UnmarshalRead does: unknown fields are
+// ignored, an unknown enum name is an *Error naming its field. Other
+// transcoders of JSON into messages (the kit's REST routes) use it so that
+// no path drops such a value silently.
+func (c *JSONCodec) Unmarshal(data []byte, m proto.Message) error {
 	strict := c.UnmarshalOptions
 	strict.DiscardUnknown = false
 	if len(data) > 0 && strict.Unmarshal(data, m) == nil {
 		return nil
 	}
 	proto.Reset(m)
-	if err := c.JSONCodec.UnmarshalRead(ctx, bytes.NewReader(data), m); err != nil {
+	if len(data) == 0 {
+		return errors.New("zero-length payload is not a valid JSON object")
+	}
+	if err := c.UnmarshalOptions.Unmarshal(data, m); err != nil {
 		return err
 	}
 	if specialJSON[m.ProtoReflect().Descriptor().FullName()] {

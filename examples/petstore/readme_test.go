@@ -79,6 +79,7 @@ func TestREADME_EveryCommandRunsAsWritten(t *testing.T) {
 	for _, want := range []string{
 		`"name":"Rex"`,                // curl CreatePet
 		`"code":"invalid_argument"`,   // the invalid CreatePet
+		`"SPECIES_CAT"`,               // the REST routes
 		"petstore.v1.PetStoreService", // grpcurl list, describe
 		`"status": "SERVING"`,         // grpcurl health
 		`"createTime"`,                // buf curl over gRPC, gRPC-Web and HTTP/1.1
@@ -110,17 +111,8 @@ func TestDocs_CommandsRunAsWritten(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the docs' commands against the example")
 	}
-	repo, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "bin")
-	build := exec.Command("go", "build", "-o", filepath.Join(bin, "switchboard"), "./cmd/switchboard")
-	build.Dir = repo
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the CLI: %v\n%s", err, out)
-	}
+	bin := filepath.Dir(buildCLI(t, filepath.Join(dir, "bin")))
 	env := append(os.Environ(), "SWITCHBOARD_DSN=sqlite:"+filepath.Join(dir, "docs.db"),
 		"PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	addr := startExampleFor(t, dir, env)
@@ -186,6 +178,18 @@ func TestDocs_CommandsRunAsWritten(t *testing.T) {
 	if out, err := bash(readBlocks(t, "../../docs/monitoring.md")[0]); err != nil || !strings.Contains(out, `"stats"`) {
 		t.Errorf("docs/monitoring.md's GetOverview: %v\n%s", err, out)
 	}
+}
+
+// buildCLI builds the switchboard CLI into dir and returns its path.
+func buildCLI(t *testing.T, dir string) string {
+	t.Helper()
+	cli := filepath.Join(dir, "switchboard")
+	build := exec.Command("go", "build", "-o", cli, "./cmd/switchboard")
+	build.Dir = "../.."
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the CLI: %v\n%s", err, out)
+	}
+	return cli
 }
 
 // readBlocks returns the ```sh blocks of a Markdown file.

@@ -23,6 +23,10 @@ import (
 	"github.com/switchboardkit/switchboard/store"
 )
 
+// ProtocolREST is the protocol of a call that came in on a REST route
+// (package rest), beside connect-go's names for the three RPC protocols.
+const ProtocolREST = "rest"
+
 // Sink receives every finished call's record. row reports whether the call
 // keeps a row of its own (false: a failed call past its peer's row budget,
 // to be counted in the statistics only). Record runs on the call's goroutine
@@ -118,6 +122,10 @@ func (l *logger) record(ctx context.Context, spec connect.Spec, info *connect.Ca
 	}
 	if hi, ok := connecthttp.ServerInfoForContext(ctx); ok {
 		rec.HTTPVersion = hi.RequestProto()
+	}
+	if rest := callctx.RESTFor(ctx, spec.Procedure); rest != nil {
+		// Transcoded from a REST route: the client spoke REST, not Connect.
+		rec.Protocol, rec.HTTPMethod, rec.HTTPRoute = ProtocolREST, rest.Method, rest.Route
 	}
 	if p != nil {
 		rec.KeyID, rec.KeyName = p.KeyID, p.Name

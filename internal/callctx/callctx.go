@@ -16,10 +16,12 @@ import (
 	"errors"
 
 	"connectrpc.com/connect/v2"
+	"connectrpc.com/connect/v2/connecthttp"
 )
 
 type (
 	callKey     struct{}
+	restKey     struct{}
 	bodyLiftKey struct{}
 	drainKey    struct{}
 )
@@ -102,6 +104,34 @@ func RequestID(ctx context.Context) string {
 func Begin(ctx context.Context) context.Context {
 	ctx, _ = begin(ctx)
 	return ctx
+}
+
+// REST is a call that came in on a REST route: what the client sent, before
+// the transcoder turned it into a Connect call of Procedure.
+type REST struct {
+	Method    string // the client's HTTP method: GET, POST, PATCH…
+	Route     string // the route's path template: /v1/pets/{id}
+	Procedure string // the call it became: /petstore.v1.PetStoreService/GetPet
+}
+
+// WithREST returns ctx carrying r; the REST layer calls it on the HTTP
+// request before transcoding it.
+func WithREST(ctx context.Context, r *REST) context.Context {
+	return context.WithValue(ctx, restKey{}, r)
+}
+
+// RESTFor returns the REST route the call of procedure came in on, or nil:
+// a call that arrived any other way, or a nested call a REST-served
+// handler made in-process (its procedure or its transport differ).
+func RESTFor(ctx context.Context, procedure string) *REST {
+	r, _ := ctx.Value(restKey{}).(*REST)
+	if r == nil || r.Procedure != procedure {
+		return nil
+	}
+	if _, overHTTP := connecthttp.ServerInfoForContext(ctx); !overHTTP {
+		return nil
+	}
+	return r
 }
 
 // WithBodyDeadlineLift returns ctx carrying lift, which removes the read

@@ -182,7 +182,8 @@ function logFilter() {
 }
 
 function logRow(l) {
-  const tr = row(when(l.startTime), l.procedure, cell(l.code, codeClass(l.code)), ms(l.duration), l.keyId || "–", l.peerIp || "");
+  const method = l.httpRoute ? `${l.procedure} (${l.httpMethod} ${l.httpRoute})` : l.procedure;
+  const tr = row(when(l.startTime), method, cell(l.code, codeClass(l.code)), ms(l.duration), l.keyId || "–", l.peerIp || "");
   tr.dataset.requestId = l.requestId;
   tr.addEventListener("click", () => showLog(l));
   return tr;
@@ -203,7 +204,8 @@ function showLog(l) {
   const dl = document.createElement("dl");
   const add = (k, v) => { if (v === undefined || v === "") return; const dt = document.createElement("dt"); dt.textContent = k; const dd = document.createElement("dd"); dd.textContent = v; dl.append(dt, dd); };
   add("Request id", l.requestId); add("Method", l.procedure); add("Shape", l.streamType);
-  add("Protocol", `${l.protocol} over ${l.httpVersion}`); add("Code", l.code); add("Message", l.errorMessage);
+  add("Protocol", `${l.protocol} over ${l.httpVersion}`); add("REST route", l.httpRoute ? `${l.httpMethod} ${l.httpRoute}` : "");
+  add("Code", l.code); add("Message", l.errorMessage);
   add("Reason", l.errorReason); add("Started", when(l.startTime)); add("Duration", ms(l.duration));
   add("Peer", l.peerIp); add("User agent", l.userAgent); add("Key", l.keyId ? `${l.keyId} (${l.keyName})` : "");
   add("Sizes", `${num(l.requestBytes)} B in / ${num(l.responseBytes)} B out, ${num(l.messagesReceived)} / ${num(l.messagesSent)} messages`);

@@ -22,6 +22,7 @@ import (
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connectproto"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite"
 
 	petstorev1 "github.com/switchboardkit/switchboard/gen/petstore/v1"
@@ -119,9 +120,11 @@ func TestFaults_SQLiteWriteLockIsUnavailableAndHealthSaysSo(t *testing.T) {
 	env := start(t, dsn, func(c *kit.Config) { c.DB.BusyTimeout = 200 * time.Millisecond })
 	api := env.clients(t)["connect-proto-h2"]
 	release := lockWrites(t, strings.TrimPrefix(dsn, "sqlite:"))
-	_, err := api.CreatePet(t.Context(), &petstorev1.CreatePetRequest{Pet: dog("Rex")})
-	if code, reason, retry := statusOf(err); code != connect.CodeUnavailable || reason != "DATABASE_UNAVAILABLE" || !retry {
-		t.Errorf("write under a lock: %v %q retry=%v, want unavailable DATABASE_UNAVAILABLE with RetryInfo", code, reason, retry)
+	for name, c := range map[string]unaryAPI{"connect": api, "rest": env.clients(t)["rest-json-http1"]} {
+		_, err := c.CreatePet(t.Context(), &petstorev1.CreatePetRequest{Pet: dog("Rex")})
+		if code, reason, retry := statusOf(err); code != connect.CodeUnavailable || reason != "DATABASE_UNAVAILABLE" || !retry {
+			t.Errorf("%s write under a lock: %v %q retry=%v, want unavailable DATABASE_UNAVAILABLE with RetryInfo", name, code, reason, retry)
+		}
 	}
 	kittest.WaitFor(t, "health to say the database cannot write", func() bool {
 		code, body := healthz(t, env)
@@ -134,25 +137,39 @@ func TestFaults_SQLiteWriteLockIsUnavailableAndHealthSaysSo(t *testing.T) {
 	}
 	kittest.WaitFor(t, "every call's row, the lock's included", func() bool {
 		st := env.srv.LogStats()
-		return st.Written == 2 && st.Dropped == 0 && st.Failed == 0 && st.Queued == 0
+		return st.Written == 3 && st.Dropped == 0 && st.Failed == 0 && st.Queued == 0
 	})
 }
 
+// statusOf reads a failed call's code, ErrorInfo reason and whether it
+// carries a RetryInfo, from a Connect or a REST client.
 func statusOf(err error) (connect.Code, string, bool) {
+	var details []proto.Message
 	var cerr *connect.Error
-	if !errors.As(err, &cerr) {
+	var rerr *restError
+	switch {
+	case errors.As(err, &rerr):
+		details = rerr.details
+	case errors.As(err, &cerr):
+		for _, d := range cerr.Details() {
+			msg, _ := connectproto.UnmarshalErrorDetail(d)
+			details = append(details, msg)
+		}
+	default:
 		return connect.CodeOf(err), "", false
 	}
 	var reason string
 	var retry bool
-	for _, d := range cerr.Details() {
-		msg, _ := connectproto.UnmarshalErrorDetail(d)
+	for _, msg := range details {
 		switch m := msg.(type) {
 		case *errdetails.ErrorInfo:
 			reason = m.GetReason()
 		case *errdetails.RetryInfo:
 			retry = true
 		}
+	}
+	if rerr != nil {
+		return connect.Code(rerr.status.GetCode()), reason, retry
 	}
 	return cerr.Code(), reason, retry
 }

@@ -79,13 +79,15 @@ type unaryAPI interface {
 
 // clients returns the pet store as seen by each kind of user: curl (Connect
 // JSON over HTTP/1.1), a Connect client (binary over h2c), a gRPC-Web client
-// (HTTP/1.1) and gRPC-Go (HTTP/2).
+// (HTTP/1.1), gRPC-Go (HTTP/2) and a REST user of the google.api.http
+// routes (HTTP/1.1, JSON).
 func (e *testEnv) clients(t *testing.T) map[string]unaryAPI {
 	return map[string]unaryAPI{
 		"curl-json-http1":  &curlClient{base: e.run.URL, key: e.key},
 		"connect-proto-h2": e.connectClient(kittest.WithBearer(kittest.H2CClient(), e.key)),
 		"grpcweb-http1":    e.connectClient(kittest.WithBearer(http1Client(), e.key), connecthttp.WithGRPCWeb()),
 		"grpc-go":          &grpcClient{conn: e.grpcConn(t)},
+		"rest-json-http1":  &restClient{base: e.run.URL, key: e.key},
 	}
 }
 
@@ -224,9 +226,16 @@ func inspect(t *testing.T, err error) rpcError {
 	var details []proto.Message
 	var cerr *connect.Error
 	var jerr *jsonError
+	var rerr *restError
 	switch {
 	case err == nil:
 		t.Fatal("call succeeded, want an error")
+	case errors.As(err, &rerr):
+		out.code = connect.Code(rerr.status.GetCode())
+		if want := restHTTPStatus[out.code]; rerr.httpStatus != want {
+			t.Errorf("%v: HTTP status %d, want %d for %s", err, rerr.httpStatus, want, out.code)
+		}
+		details = rerr.details
 	case errors.As(err, &cerr):
 		out.code = cerr.Code()
 		for _, d := range cerr.Details() {

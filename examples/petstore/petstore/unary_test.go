@@ -119,6 +119,11 @@ func TestUnary_ErrorsCarryCodesAndFieldViolationsOverEveryProtocol(t *testing.T)
 					return err
 				}, connect.CodeInvalidArgument, []string{"page_size"}},
 			} {
+				if name == "rest-json-http1" && tc.name == "create without pet" {
+					// On POST /v1/pets the body is the pet: no body is an
+					// empty pet, whose required fields are then missing.
+					tc.wantFields = []string{"pet.name", "pet.species", "pet.status"}
+				}
 				got := inspect(t, tc.call())
 				if got.code != tc.wantCode || !slices.Equal(got.fields, tc.wantFields) {
 					t.Errorf("%s: %v %v, want %v %v", tc.name, got.code, got.fields, tc.wantCode, tc.wantFields)

@@ -980,7 +980,7 @@ var File_petstore_v1_petstore_proto protoreflect.FileDescriptor
 
 const file_petstore_v1_petstore_proto_rawDesc = "" +
 	"\n" +
-	"\x1apetstore/v1/petstore.proto\x12\vpetstore.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/options.proto\"\xaf\x03\n" +
+	"\x1apetstore/v1/petstore.proto\x12\vpetstore.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1cswitchboard/v1/options.proto\"\xaf\x03\n" +
 	"\x03Pet\x12\x13\n" +
 	"\x02id\x18\x01 \x01(\x03B\x03\xe0A\bR\x02id\x12'\n" +
 	"\x04name\x18\x02 \x01(\tB\x13\xda\xf3\x18\x0frequired,max=64R\x04name\x12A\n" +
@@ -1047,13 +1047,14 @@ const file_petstore_v1_petstore_proto_rawDesc = "" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12EVENT_TYPE_CREATED\x10\x01\x12\x16\n" +
 	"\x12EVENT_TYPE_UPDATED\x10\x02\x12\x16\n" +
-	"\x12EVENT_TYPE_DELETED\x10\x032\xbd\x04\n" +
-	"\x0fPetStoreService\x12J\n" +
-	"\tCreatePet\x12\x1d.petstore.v1.CreatePetRequest\x1a\x1e.petstore.v1.CreatePetResponse\x12J\n" +
-	"\x06GetPet\x12\x1a.petstore.v1.GetPetRequest\x1a\x1b.petstore.v1.GetPetResponse\"\a\xc8\xf3\x18\x01\x90\x02\x01\x12P\n" +
-	"\bListPets\x12\x1c.petstore.v1.ListPetsRequest\x1a\x1d.petstore.v1.ListPetsResponse\"\a\xc8\xf3\x18\x01\x90\x02\x01\x12J\n" +
-	"\tUpdatePet\x12\x1d.petstore.v1.UpdatePetRequest\x1a\x1e.petstore.v1.UpdatePetResponse\x12O\n" +
-	"\tDeletePet\x12\x1d.petstore.v1.DeletePetRequest\x1a\x1e.petstore.v1.DeletePetResponse\"\x03\x90\x02\x02\x12R\n" +
+	"\x12EVENT_TYPE_DELETED\x10\x032\xae\x05\n" +
+	"\x0fPetStoreService\x12a\n" +
+	"\tCreatePet\x12\x1d.petstore.v1.CreatePetRequest\x1a\x1e.petstore.v1.CreatePetResponse\"\x15\x82\xd3\xe4\x93\x02\x0f:\x03pet\"\b/v1/pets\x12_\n" +
+	"\x06GetPet\x12\x1a.petstore.v1.GetPetRequest\x1a\x1b.petstore.v1.GetPetResponse\"\x1c\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/pets/{id}\x90\x02\x01\x12`\n" +
+	"\bListPets\x12\x1c.petstore.v1.ListPetsRequest\x1a\x1d.petstore.v1.ListPetsResponse\"\x17\xc8\xf3\x18\x01\x82\xd3\xe4\x93\x02\n" +
+	"\x12\b/v1/pets\x90\x02\x01\x12j\n" +
+	"\tUpdatePet\x12\x1d.petstore.v1.UpdatePetRequest\x1a\x1e.petstore.v1.UpdatePetResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x03pet2\x11/v1/pets/{pet.id}\x12d\n" +
+	"\tDeletePet\x12\x1d.petstore.v1.DeletePetRequest\x1a\x1e.petstore.v1.DeletePetResponse\"\x18\x82\xd3\xe4\x93\x02\x0f*\r/v1/pets/{id}\x90\x02\x02\x12R\n" +
 	"\tWatchPets\x12\x1d.petstore.v1.WatchPetsRequest\x1a\x1e.petstore.v1.WatchPetsResponse\"\x04\xc8\xf3\x18\x010\x01\x12O\n" +
 	"\n" +
 	"ImportPets\x12\x1e.petstore.v1.ImportPetsRequest\x1a\x1f.petstore.v1.ImportPetsResponse(\x01B\xaf\x01\n" +

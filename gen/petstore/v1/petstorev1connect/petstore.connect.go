@@ -104,11 +104,15 @@ type PetStoreServiceClient interface {
 	// ListPets pages through pets in id order, optionally filtered.
 	ListPets(context.Context, *v1.ListPetsRequest) (*v1.ListPetsResponse, error)
 	// UpdatePet changes the fields named in update_mask (all mutable fields
-	// when the mask is empty).
+	// when the mask is empty). Over REST the mask is the update_mask query
+	// parameter: PATCH /v1/pets/7?update_mask=name,tags.
 	UpdatePet(context.Context, *v1.UpdatePetRequest) (*v1.UpdatePetResponse, error)
 	// DeletePet removes a pet; an unknown id is NOT_FOUND.
 	DeletePet(context.Context, *v1.DeletePetRequest) (*v1.DeletePetResponse, error)
 	// WatchPets streams changes as they happen, from the moment of the call.
+	// It has no REST route: a REST response is one message (the transcoder
+	// streams only google.api.HttpBody); Connect's own server streaming
+	// serves curl (docs/rest.md).
 	WatchPets(context.Context, *v1.WatchPetsRequest) (PetStoreServiceWatchPetsClientStream, error)
 	// ImportPets creates every streamed pet in one transaction: all or none.
 	ImportPets(context.Context) (PetStoreServiceImportPetsClientStream, error)
@@ -180,11 +184,15 @@ type PetStoreServiceHandler interface {
 	// ListPets pages through pets in id order, optionally filtered.
 	ListPets(context.Context, *v1.ListPetsRequest) (*v1.ListPetsResponse, error)
 	// UpdatePet changes the fields named in update_mask (all mutable fields
-	// when the mask is empty).
+	// when the mask is empty). Over REST the mask is the update_mask query
+	// parameter: PATCH /v1/pets/7?update_mask=name,tags.
 	UpdatePet(context.Context, *v1.UpdatePetRequest) (*v1.UpdatePetResponse, error)
 	// DeletePet removes a pet; an unknown id is NOT_FOUND.
 	DeletePet(context.Context, *v1.DeletePetRequest) (*v1.DeletePetResponse, error)
 	// WatchPets streams changes as they happen, from the moment of the call.
+	// It has no REST route: a REST response is one message (the transcoder
+	// streams only google.api.HttpBody); Connect's own server streaming
+	// serves curl (docs/rest.md).
 	WatchPets(context.Context, *v1.WatchPetsRequest, PetStoreServiceWatchPetsServerStream) error
 	// ImportPets creates every streamed pet in one transaction: all or none.
 	ImportPets(context.Context, PetStoreServiceImportPetsServerStream) (*v1.ImportPetsResponse, error)

@@ -886,7 +886,11 @@ type RequestLog struct {
 	ResponsePayload  string                 `protobuf:"bytes,21,opt,name=response_payload,json=responsePayload,proto3" json:"response_payload,omitempty"`
 	// The error's details as the client received them, decoded: a JSON array
 	// of objects with "@type" (google.rpc.BadRequest, ErrorInfo, …).
-	ErrorDetails  string `protobuf:"bytes,22,opt,name=error_details,json=errorDetails,proto3" json:"error_details,omitempty"`
+	ErrorDetails string `protobuf:"bytes,22,opt,name=error_details,json=errorDetails,proto3" json:"error_details,omitempty"`
+	// Of a call on a REST route (protocol "rest"): the client's HTTP method
+	// and the route's path template, as "GET" and "/v1/pets/{id}".
+	HttpMethod    string `protobuf:"bytes,23,opt,name=http_method,json=httpMethod,proto3" json:"http_method,omitempty"`
+	HttpRoute     string `protobuf:"bytes,24,opt,name=http_route,json=httpRoute,proto3" json:"http_route,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1071,6 +1075,20 @@ func (x *RequestLog) GetResponsePayload() string {
 func (x *RequestLog) GetErrorDetails() string {
 	if x != nil {
 		return x.ErrorDetails
+	}
+	return ""
+}
+
+func (x *RequestLog) GetHttpMethod() string {
+	if x != nil {
+		return x.HttpMethod
+	}
+	return ""
+}
+
+func (x *RequestLog) GetHttpRoute() string {
+	if x != nil {
+		return x.HttpRoute
 	}
 	return ""
 }
@@ -2078,7 +2096,7 @@ const file_switchboard_admin_v1_admin_proto_rawDesc = "" +
 	"\x05stats\x18\x02 \x01(\v2\x1b.switchboard.admin.v1.StatsR\x05stats\"\x81\x01\n" +
 	"\x13GetTimelineResponse\x12-\n" +
 	"\x04step\x18\x01 \x01(\v2\x19.google.protobuf.DurationR\x04step\x12;\n" +
-	"\x06points\x18\x02 \x03(\v2#.switchboard.admin.v1.TimelinePointR\x06points\"\x88\x06\n" +
+	"\x06points\x18\x02 \x03(\v2#.switchboard.admin.v1.TimelinePointR\x06points\"\xc8\x06\n" +
 	"\n" +
 	"RequestLog\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x03R\x02id\x12\x1d\n" +
@@ -2107,7 +2125,11 @@ const file_switchboard_admin_v1_admin_proto_rawDesc = "" +
 	"\rmessages_sent\x18\x13 \x01(\x03R\fmessagesSent\x12'\n" +
 	"\x0frequest_payload\x18\x14 \x01(\tR\x0erequestPayload\x12)\n" +
 	"\x10response_payload\x18\x15 \x01(\tR\x0fresponsePayload\x12#\n" +
-	"\rerror_details\x18\x16 \x01(\tR\ferrorDetails\"\xb4\x02\n" +
+	"\rerror_details\x18\x16 \x01(\tR\ferrorDetails\x12\x1f\n" +
+	"\vhttp_method\x18\x17 \x01(\tR\n" +
+	"httpMethod\x12\x1d\n" +
+	"\n" +
+	"http_route\x18\x18 \x01(\tR\thttpRoute\"\xb4\x02\n" +
 	"\x16ListRequestLogsRequest\x12\x18\n" +
 	"\aservice\x18\x01 \x01(\tR\aservice\x12\x16\n" +
 	"\x06method\x18\x02 \x01(\tR\x06method\x12\x12\n" +

@@ -1,0 +1,226 @@
+package petstore
+
+import (
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"connectrpc.com/connect/v2"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/switchboardkit/switchboard/kit"
+	"github.com/switchboardkit/switchboard/kit/kittest"
+	"github.com/switchboardkit/switchboard/store"
+	"github.com/switchboardkit/switchboard/store/storetest"
+)
+
+// restCase is one plain HTTP request, as curl would send it.
+type restCase struct {
+	method, path, body string
+	header             map[string]string
+}
+
+// do sends c and returns the status, headers and body.
+func (c restCase) do(t *testing.T, base string) (int, http.Header, []byte) {
+	t.Helper()
+	var body io.Reader
+	if c.body != "" {
+		body = strings.NewReader(c.body)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), c.method, base+c.path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http1Client().Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", c.method, c.path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, data
+}
+
+// TestREST_EveryRouteIsOneLoggedCallWithItsRoute calls every REST route
+// once, as curl would, and finds each call once in the request log — as a
+// REST call of its method, with the route it came in on — and in the
+// metrics.
+func TestREST_EveryRouteIsOneLoggedCallWithItsRoute(t *testing.T) {
+	env := start(t, storetest.SQLiteDSN(t), func(cfg *kit.Config) { cfg.Metrics = true })
+	auth := func(id string) map[string]string {
+		return map[string]string{"Authorization": "Bearer " + env.key, "X-Request-Id": id}
+	}
+	anon := func(id string) map[string]string { return map[string]string{"X-Request-Id": id} }
+	steps := []struct {
+		id         string
+		req        restCase
+		wantStatus int
+		wantBody   string // a fragment of the JSON answer
+		procedure  string
+		route      string
+	}{
+		{"rest-create", restCase{"POST", "/v1/pets", `{"name":"Rex","species":"SPECIES_DOG","status":"PET_STATUS_AVAILABLE","tags":["good"]}`, auth("rest-create")},
+			200, `"name":"Rex"`, "CreatePet", "POST /v1/pets"},
+		{"rest-get", restCase{"GET", "/v1/pets/1", "", anon("rest-get")},
+			200, `"species":"SPECIES_DOG"`, "GetPet", "GET /v1/pets/{id}"},
+		{"rest-list", restCase{"GET", "/v1/pets?species=SPECIES_DOG&page_size=10", "", anon("rest-list")},
+			200, `"pets":[{"id":"1"`, "ListPets", "GET /v1/pets"},
+		{"rest-update", restCase{"PATCH", "/v1/pets/1?update_mask=name,age_years", `{"name":"Max","ageYears":4,"tags":["ignored"]}`, auth("rest-update")},
+			200, `"name":"Max", "species":"SPECIES_DOG", "ageYears":4, "tags":["good"]`, "UpdatePet", "PATCH /v1/pets/{pet.id}"},
+		{"rest-delete", restCase{"DELETE", "/v1/pets/1", "", auth("rest-delete")},
+			200, `{}`, "DeletePet", "DELETE /v1/pets/{id}"},
+		{"rest-get-gone", restCase{"GET", "/v1/pets/1", "", anon("rest-get-gone")},
+			404, `"reason":"NOT_FOUND"`, "GetPet", "GET /v1/pets/{id}"},
+	}
+	for _, s := range steps {
+		code, header, body := s.req.do(t, env.run.URL)
+		compact := strings.ReplaceAll(string(body), ", ", ",")
+		if code != s.wantStatus || !strings.Contains(compact, strings.ReplaceAll(s.wantBody, ", ", ",")) {
+			t.Fatalf("%s %s: HTTP %d %s, want %d with %s", s.req.method, s.req.path, code, body, s.wantStatus, s.wantBody)
+		}
+		if got := header.Get("X-Request-Id"); got != s.id {
+			t.Errorf("%s: X-Request-Id %q, want %q", s.id, got, s.id)
+		}
+	}
+
+	kittest.WaitFor(t, "the rows of the REST calls", func() bool { return env.srv.LogStats().Written >= int64(len(steps)) })
+	for _, s := range steps {
+		rows, err := store.ListRequestLogs(t.Context(), env.srv.ReadDB(), store.LogFilter{RequestID: s.id}, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 1 {
+			t.Errorf("%s: %d request-log rows, want exactly 1", s.id, len(rows))
+			continue
+		}
+		r := rows[0]
+		method, route, _ := strings.Cut(s.route, " ")
+		if r.Protocol != "rest" || r.HTTPMethod != method || r.HTTPRoute != route || r.Method != s.procedure {
+			t.Errorf("%s: row protocol %q, %q %q, method %q; want rest, %s, %s", s.id, r.Protocol, r.HTTPMethod, r.HTTPRoute, r.Method, s.route, s.procedure)
+		}
+		if authed := s.req.header["Authorization"] != ""; authed != (r.KeyID != "") {
+			t.Errorf("%s: row key id %q, sent a key: %v", s.id, r.KeyID, authed)
+		}
+	}
+
+	metrics := restCase{method: "GET", path: "/metrics"}
+	_, _, text := metrics.do(t, env.run.URL)
+	for _, want := range []string{
+		`switchboard_rpc_requests_total{code="ok",procedure="petstore.v1.PetStoreService/GetPet",protocol="rest"} 1`,
+		`switchboard_rpc_requests_total{code="not_found",procedure="petstore.v1.PetStoreService/GetPet",protocol="rest"} 1`,
+		`switchboard_rpc_requests_total{code="ok",procedure="petstore.v1.PetStoreService/UpdatePet",protocol="rest"} 1`,
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// TestREST_RefusalsAreGoogleRPCStatusWithTheKitsDetails checks what a REST
+// user gets back when a call fails: the HTTP status of the code and a
+// google.rpc.Status body with the same details the kit sends over Connect.
+func TestREST_RefusalsAreGoogleRPCStatusWithTheKitsDetails(t *testing.T) {
+	env := start(t, storetest.SQLiteDSN(t), nil)
+	bearer := map[string]string{"Authorization": "Bearer " + env.key}
+	for _, tc := range []struct {
+		name       string
+		req        restCase
+		wantStatus int
+		wantReason string   // ErrorInfo.reason; "" for refusals the transcoder makes before the call
+		wantFields []string // BadRequest field violations
+	}{
+		{"invalid pet", restCase{"POST", "/v1/pets", `{"name":"","ageYears":101}`, bearer},
+			400, "VALIDATION_FAILED", []string{"pet.age_years", "pet.name", "pet.species", "pet.status"}},
+		{"enum name the enum lacks, in the body", restCase{"POST", "/v1/pets", `{"name":"Rex","species":"SPECIES_DRAGON","status":"PET_STATUS_AVAILABLE"}`, bearer},
+			400, "VALIDATION_FAILED", []string{"pet.species"}},
+		{"enum name the enum lacks, in the query", restCase{"GET", "/v1/pets?species=SPECIES_DRAGON", "", nil},
+			400, "", nil},
+		{"not a number in the path", restCase{"GET", "/v1/pets/rex", "", nil}, 400, "", nil},
+		{"not JSON", restCase{"POST", "/v1/pets", `{"name":`, bearer}, 400, "", nil},
+		{"no key", restCase{"POST", "/v1/pets", `{"name":"Rex"}`, nil}, 401, "MISSING_CREDENTIALS", nil},
+		{"a key that does not exist", restCase{"DELETE", "/v1/pets/1", "", map[string]string{"Authorization": "Bearer sb_nosuchkey_secret"}},
+			401, "INVALID_CREDENTIALS", nil},
+		{"key scoped elsewhere", restCase{"DELETE", "/v1/pets/1", "", map[string]string{"X-Api-Key": kittestKey(t, env, "*/ListPets")}},
+			403, "MISSING_SCOPE", nil},
+		{"missing pet", restCase{"GET", "/v1/pets/424242", "", nil}, 404, "NOT_FOUND", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, body := tc.req.do(t, env.run.URL)
+			st := new(status.Status)
+			if err := protojson.Unmarshal(body, st); err != nil {
+				t.Fatalf("HTTP %d, body not a google.rpc.Status: %q", code, body)
+			}
+			if code != tc.wantStatus || restHTTPStatus[connect.Code(st.GetCode())] != code {
+				t.Errorf("HTTP %d with code %s, want HTTP %d", code, connect.Code(st.GetCode()), tc.wantStatus)
+			}
+			var reason, requestID string
+			var fields []string
+			for _, d := range st.GetDetails() {
+				msg, err := d.UnmarshalNew()
+				if err != nil {
+					t.Fatalf("detail %s: %v", d.GetTypeUrl(), err)
+				}
+				switch m := msg.(type) {
+				case *errdetails.ErrorInfo:
+					reason, requestID = m.GetReason(), m.GetMetadata()["request_id"]
+				case *errdetails.BadRequest:
+					for _, v := range m.GetFieldViolations() {
+						fields = append(fields, v.GetField())
+					}
+				}
+			}
+			slices.Sort(fields)
+			if reason != tc.wantReason || !slices.Equal(fields, tc.wantFields) {
+				t.Errorf("reason %q, fields %v; want %q, %v (body %s)", reason, fields, tc.wantReason, tc.wantFields, body)
+			}
+			if st.GetMessage() == "" {
+				t.Error("no message")
+			}
+			if tc.wantReason != "" && tc.wantReason != "VALIDATION_FAILED" || tc.name == "invalid pet" {
+				if requestID == "" {
+					t.Error("an error from the pipeline without the request id in its ErrorInfo")
+				}
+			}
+		})
+	}
+}
+
+// TestREST_OnlyRoutesAreTranscoded: the Connect, gRPC and other paths of
+// the server are not the transcoder's, and a path or method no route
+// declares is not found.
+func TestREST_OnlyRoutesAreTranscoded(t *testing.T) {
+	env := start(t, storetest.SQLiteDSN(t), nil)
+	for _, tc := range []struct {
+		req        restCase
+		wantStatus int
+	}{
+		{restCase{method: "GET", path: "/v1/nothing"}, 404},
+		{restCase{method: "PUT", path: "/v1/pets/1", body: `{}`}, 404},
+		{restCase{method: "GET", path: "/healthz"}, 200},
+		{restCase{method: "POST", path: "/petstore.v1.PetStoreService/ListPets", body: `{}`}, 200},
+	} {
+		if code, _, body := tc.req.do(t, env.run.URL); code != tc.wantStatus {
+			t.Errorf("%s %s: HTTP %d %s, want %d", tc.req.method, tc.req.path, code, body, tc.wantStatus)
+		}
+	}
+	// With REST off, the routes are gone and the rest is as it was.
+	off := start(t, storetest.SQLiteDSN(t), func(cfg *kit.Config) { cfg.REST = false })
+	if code, _, _ := (restCase{method: "GET", path: "/v1/pets"}).do(t, off.run.URL); code != 404 {
+		t.Errorf("GET /v1/pets with -rest=false: HTTP %d, want 404", code)
+	}
+	if code, _, _ := (restCase{method: "POST", path: "/petstore.v1.PetStoreService/ListPets", body: `{}`}).do(t, off.run.URL); code != 200 {
+		t.Errorf("Connect with -rest=false: HTTP %d, want 200", code)
+	}
+}

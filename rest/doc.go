@@ -1,0 +1,26 @@
+// Package rest serves the REST routes that services declare with
+// google.api.http options (GET /v1/pets/{id}, POST /v1/pets with body "pet"…)
+// on the kit's port, beside Connect, gRPC and gRPC-Web.
+//
+// A REST call is transcoded by connectrpc.com/vanguard — the Connect
+// project's own transcoder, which works at the http.Handler level — into a
+// Connect call (binary protobuf) of the method, sent to the same Connect
+// handler every other protocol reaches. So it runs through the same
+// interceptors (request id, request log, auth, limits, error mapping,
+// validation) and a method is still written once. Errors come back as the
+// HTTP status of their code and a google.rpc.Status JSON body with the
+// same details. Vanguard imports connect-go v1 for its own types; that is
+// a detail inside this package: nothing here hands v1 types to the kit.
+//
+// What it adds of its own: the routing in front (a request for a Connect
+// procedure path goes straight to the Connect handler, untouched and
+// unparsed; only other paths are offered to the transcoder, and what it
+// does not know goes on to the next handler), the route on the call's
+// context for the request log (callctx.REST), and a JSON codec for REST
+// bodies that refuses an enum name the enum does not define, as the
+// Connect JSON codec does (validate.JSONCodec), instead of dropping it.
+//
+// It must not decide anything about a call: no authentication, no
+// validation, no error mapping of its own. A method without a
+// google.api.http option has no REST route.
+package rest
