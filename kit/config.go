@@ -65,6 +65,13 @@ type Config struct {
 	// options, transcoded into calls of the same handlers (package rest,
 	// docs/rest.md).
 	REST bool
+	// OpenAPI is the service's OpenAPI 3 document (YAML or JSON), built from
+	// its protos by cmd/protoc-gen-switchboard-openapi. With APIDocs, the
+	// server serves it at /openapi.yaml and /openapi.json and renders it at
+	// /docs/ (package apidocs). nil: none.
+	OpenAPI []byte
+	// APIDocs serves OpenAPI and its /docs/ page when OpenAPI is set.
+	APIDocs bool
 	// MaxReceiveBytes caps one received message, before and after
 	// decompression; a larger one fails the call with RESOURCE_EXHAUSTED.
 	// 0: no limit.
@@ -221,6 +228,7 @@ func DefaultConfig() Config {
 		DSN:                  "sqlite:data/switchboard.db",
 		Reflection:           false,
 		REST:                 true,
+		APIDocs:              true,
 		MaxReceiveBytes:      4 << 20,
 		Gzip:                 true,
 		CompressMinBytes:     1024,

@@ -39,6 +39,7 @@ func (c *Config) knobs() []knob {
 		{"tls-client-scopes", "comma-separated identity=scope grants for client certificates", (*listValue)(&c.TLSClientScopes)},
 		{"reflection", "serve gRPC server reflection", (*boolValue)(&c.Reflection)},
 		{"rest", "serve the REST routes of methods with google.api.http options", (*boolValue)(&c.REST)},
+		{"api-docs", "serve the OpenAPI document and the /docs/ page, when the service has one", (*boolValue)(&c.APIDocs)},
 		{"max-receive-bytes", "largest message received, in bytes (0: no limit)", (*intValue)(&c.MaxReceiveBytes)},
 		{"max-send-bytes", "largest message sent, in bytes (0: no limit)", (*intValue)(&c.MaxSendBytes)},
 		{"gzip", "compress responses for clients that accept gzip", (*boolValue)(&c.Gzip)},

@@ -18,6 +18,7 @@ import (
 
 	"github.com/switchboardkit/switchboard/admin"
 	"github.com/switchboardkit/switchboard/admin/adminui"
+	"github.com/switchboardkit/switchboard/apidocs"
 	"github.com/switchboardkit/switchboard/cluster"
 	"github.com/switchboardkit/switchboard/events"
 	"github.com/switchboardkit/switchboard/gen/switchboard/admin/v1/adminv1connect"
@@ -141,6 +142,14 @@ func New(cfg Config) (_ *Server, err error) {
 		s.mux.Handle("GET /admin/", http.StripPrefix("/admin/", adminui.Handler()))
 	}
 	s.mux.HandleFunc("GET /healthz", s.serveHealthz)
+	if cfg.APIDocs && cfg.OpenAPI != nil {
+		docs, err := apidocs.New(cfg.OpenAPI)
+		if err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("kit: %w", err)
+		}
+		docs.Mount(s.mux)
+	}
 	return s, nil
 }
 

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/switchboardkit/switchboard/examples/petstore/openapi"
 	"github.com/switchboardkit/switchboard/examples/petstore/petstore"
 	"github.com/switchboardkit/switchboard/examples/petstore/web"
 	"github.com/switchboardkit/switchboard/gen/petstore/v1/petstorev1connect"
@@ -52,6 +53,7 @@ func run(ctx context.Context, args []string) error {
 	}
 	cfg.Logger = cfg.NewLogger(os.Stderr)
 	cfg.Migrations = append(cfg.Migrations, kit.Migrations{Name: "petstore", Set: petstore.Migrations()})
+	cfg.OpenAPI = openapi.YAML // served at /openapi.yaml and /openapi.json, read at /docs/
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
