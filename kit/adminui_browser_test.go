@@ -2,6 +2,9 @@ package kit_test
 
 import (
 	"context"
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -32,7 +35,8 @@ func TestAdminPage_InABrowser(t *testing.T) {
 		}
 	}
 	_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x", Fail: "not_found"}, env.key)
-	waitLogged(t, env, 6)
+	restEcho(t, env.run.URL, env.key) // shown with its route
+	waitLogged(t, env, 7)
 	failCall := chromedp.Func(func(context.Context, *chromedp.Target) error {
 		_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{}, env.key)
 		return nil
@@ -46,7 +50,7 @@ func TestAdminPage_InABrowser(t *testing.T) {
 		bt.Fill("signin-key", admin),
 		bt.Eval(`document.getElementById("signin-form").requestSubmit()`),
 		bt.Until(`!document.getElementById("overview").hidden`),
-		bt.Until(`Number(document.getElementById("ov-count").textContent) >= 6`),
+		bt.Until(`Number(document.getElementById("ov-count").textContent) >= 7`),
 		bt.Until(`document.querySelectorAll("#timeline rect.bar").length >= 1`),
 		bt.Until(`document.querySelectorAll("#timeline rect.bar-err").length >= 1`),
 		bt.Text("#instances tbody", "up"),
@@ -59,7 +63,8 @@ func TestAdminPage_InABrowser(t *testing.T) {
 		bt.Screenshot("admin-services"),
 
 		tab("logs"),
-		bt.Until(`document.querySelectorAll("#log-table tbody tr").length >= 6`),
+		bt.Until(`document.querySelectorAll("#log-table tbody tr").length >= 7`),
+		bt.Text("#log-table tbody", "switchboardtest.v1.EchoService/Echo (POST /v1/echo)"),
 		bt.Eval(`document.getElementById("live-tail").click()`),
 		chromedp.Sleep(300_000_000), // let the tail's stream open
 		failCall,
@@ -84,5 +89,24 @@ func TestAdminPage_InABrowser(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// restEcho calls Echo on its REST route, POST /v1/echo.
+func restEcho(t *testing.T, base, key string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/echo", strings.NewReader(`{"text":"over REST"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "over REST") {
+		t.Fatalf("POST /v1/echo: HTTP %d %s", resp.StatusCode, body)
 	}
 }

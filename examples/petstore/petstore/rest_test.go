@@ -224,3 +224,41 @@ func TestREST_OnlyRoutesAreTranscoded(t *testing.T) {
 		t.Errorf("Connect with -rest=false: HTTP %d, want 200", code)
 	}
 }
+
+// TestREST_DeadlinesAndTheFailureLimit: the two error rows a REST client
+// reaches through headers — a deadline it sets (X-Server-Timeout) and the
+// auth failure limit — answer as on every other protocol.
+func TestREST_DeadlinesAndTheFailureLimit(t *testing.T) {
+	env := start(t, storetest.SQLiteDSN(t), func(cfg *kit.Config) { cfg.Auth.FailureLimit = 2 })
+	check := func(name string, req restCase, wantStatus int, wantReason string, wantRetry bool) {
+		t.Helper()
+		code, _, body := req.do(t, env.run.URL)
+		st := new(status.Status)
+		if err := protojson.Unmarshal(body, st); err != nil {
+			t.Fatalf("%s: HTTP %d, not a google.rpc.Status: %q", name, code, body)
+		}
+		var reason string
+		var retry bool
+		for _, d := range st.GetDetails() {
+			msg, err := d.UnmarshalNew()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch m := msg.(type) {
+			case *errdetails.ErrorInfo:
+				reason = m.GetReason()
+			case *errdetails.RetryInfo:
+				retry = true
+			}
+		}
+		if code != wantStatus || reason != wantReason || retry != wantRetry {
+			t.Errorf("%s: HTTP %d %q retry=%v, want %d %q retry=%v (%s)", name, code, reason, retry, wantStatus, wantReason, wantRetry, body)
+		}
+	}
+	check("a deadline already past", restCase{"GET", "/v1/pets", "", map[string]string{"X-Server-Timeout": "0.000001"}},
+		504, "DEADLINE_EXCEEDED", false)
+	bad := map[string]string{"Authorization": "Bearer sb_nosuchkey_secret"}
+	check("bad key 1", restCase{"DELETE", "/v1/pets/1", "", bad}, 401, "INVALID_CREDENTIALS", false)
+	check("bad key 2", restCase{"DELETE", "/v1/pets/1", "", bad}, 401, "INVALID_CREDENTIALS", false)
+	check("past the failure limit", restCase{"DELETE", "/v1/pets/1", "", bad}, 429, "TOO_MANY_FAILED_ATTEMPTS", true)
+}

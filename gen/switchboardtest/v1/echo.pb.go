@@ -12,6 +12,7 @@ package switchboardtestv1
 
 import (
 	_ "github.com/switchboardkit/switchboard/gen/switchboard/v1"
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	reflect "reflect"
@@ -307,7 +308,7 @@ var File_switchboardtest_v1_echo_proto protoreflect.FileDescriptor
 
 const file_switchboardtest_v1_echo_proto_rawDesc = "" +
 	"\n" +
-	"\x1dswitchboardtest/v1/echo.proto\x12\x12switchboardtest.v1\x1a\x1cswitchboard/v1/options.proto\"~\n" +
+	"\x1dswitchboardtest/v1/echo.proto\x12\x12switchboardtest.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cswitchboard/v1/options.proto\"~\n" +
 	"\vEchoRequest\x12(\n" +
 	"\x04text\x18\x01 \x01(\tB\x14\xda\xf3\x18\x10required,max=100R\x04text\x12\x12\n" +
 	"\x04fail\x18\x02 \x01(\tR\x04fail\x12\x14\n" +
@@ -328,9 +329,9 @@ const file_switchboardtest_v1_echo_proto_rawDesc = "" +
 	"\x06choiceB\a\n" +
 	"\x05_note\"-\n" +
 	"\tProbeItem\x12 \n" +
-	"\x04name\x18\x01 \x01(\tB\f\xda\xf3\x18\brequiredR\x04name2\x9d\x03\n" +
-	"\vEchoService\x12I\n" +
-	"\x04Echo\x12\x1f.switchboardtest.v1.EchoRequest\x1a .switchboardtest.v1.EchoResponse\x12N\n" +
+	"\x04name\x18\x01 \x01(\tB\f\xda\xf3\x18\brequiredR\x04name2\xb2\x03\n" +
+	"\vEchoService\x12^\n" +
+	"\x04Echo\x12\x1f.switchboardtest.v1.EchoRequest\x1a .switchboardtest.v1.EchoResponse\"\x13\x82\xd3\xe4\x93\x02\r:\x01*\"\b/v1/echo\x12N\n" +
 	"\aCollect\x12\x1f.switchboardtest.v1.EchoRequest\x1a .switchboardtest.v1.EchoResponse(\x01\x12M\n" +
 	"\x06Expand\x12\x1f.switchboardtest.v1.EchoRequest\x1a .switchboardtest.v1.EchoResponse0\x01\x12M\n" +
 	"\x04Chat\x12\x1f.switchboardtest.v1.EchoRequest\x1a .switchboardtest.v1.EchoResponse(\x010\x01\x12U\n" +

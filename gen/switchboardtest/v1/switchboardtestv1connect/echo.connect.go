@@ -79,7 +79,8 @@ var (
 
 // EchoServiceClient is a client for the switchboardtest.v1.EchoService service.
 type EchoServiceClient interface {
-	// Echo answers with the request's text, or fails as `fail` asks.
+	// Echo answers with the request's text, or fails as `fail` asks. It is
+	// also a REST route, so the kit's tests reach the REST front too.
 	Echo(context.Context, *v1.EchoRequest) (*v1.EchoResponse, error)
 	// Collect joins the texts of every request.
 	Collect(context.Context) (EchoServiceCollectClientStream, error)
@@ -184,7 +185,8 @@ func (s EchoServiceChatClientStream) Close() error {
 
 // EchoServiceHandler is an implementation of the switchboardtest.v1.EchoService service.
 type EchoServiceHandler interface {
-	// Echo answers with the request's text, or fails as `fail` asks.
+	// Echo answers with the request's text, or fails as `fail` asks. It is
+	// also a REST route, so the kit's tests reach the REST front too.
 	Echo(context.Context, *v1.EchoRequest) (*v1.EchoResponse, error)
 	// Collect joins the texts of every request.
 	Collect(context.Context, EchoServiceCollectServerStream) (*v1.EchoResponse, error)
