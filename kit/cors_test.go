@@ -11,13 +11,17 @@ import (
 )
 
 func preflight(t *testing.T, url, origin string) *http.Response {
+	return preflightFor(t, "POST", url, origin)
+}
+
+func preflightFor(t *testing.T, method, url, origin string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodOptions, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Origin", origin)
-	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Method", method)
 	req.Header.Set("Access-Control-Request-Headers", "content-type,x-api-key,x-grpc-web,x-user-agent") // sorted and lowercase, as browsers send them
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -70,6 +74,22 @@ func TestCORS_OnlyConfiguredOriginsGetHeaders(t *testing.T) {
 	if resp.Header.Get("Access-Control-Allow-Origin") != "http://app.example.test" ||
 		!strings.Contains(exposed, "grpc-status") || !strings.Contains(exposed, "x-request-id") {
 		t.Errorf("actual response: ACAO %q expose %q", resp.Header.Get("Access-Control-Allow-Origin"), exposed)
+	}
+}
+
+// A browser page on an allowed origin may use the REST routes' verbs.
+func TestCORS_RESTVerbsAreAllowedWithRESTOn(t *testing.T) {
+	for _, rest := range []bool{true, false} {
+		env := startEcho(t, storetest.SQLiteDSN(t), func(c *kit.Config) {
+			c.CORSAllowedOrigins, c.REST = []string{"http://app.example.test"}, rest
+		})
+		for _, method := range []string{"PATCH", "DELETE", "PUT"} {
+			resp := preflightFor(t, method, env.run.URL+"/v1/echo", "http://app.example.test")
+			allowed := resp.Header.Get("Access-Control-Allow-Origin") == "http://app.example.test"
+			if allowed != rest {
+				t.Errorf("REST %v: preflight for %s allowed %v", rest, method, allowed)
+			}
+		}
 	}
 }
 
