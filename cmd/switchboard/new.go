@@ -89,7 +89,10 @@ func runNew(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		note string
 	}{
 		{[]string{"go", "tool", "-modfile=tools/go.mod", "buf", "generate"}, " (the first time builds the generators: a minute or two)"},
-		{[]string{"go", "mod", "tidy"}, " (the first time downloads the kit's modules)"},
+		// -e: openapi/ embeds a document the next step writes.
+		{[]string{"go", "mod", "tidy", "-e"}, " (the first time downloads the kit's modules)"},
+		{[]string{"go", "tool", "-modfile=tools/go.mod", "buf", "generate", "--template", "buf.gen.openapi.yaml"}, ""},
+		{[]string{"go", "mod", "tidy"}, ""},
 	} {
 		fmt.Fprintf(stderr, "running %s%s\n", strings.Join(step.args, " "), step.note)
 		cmd := exec.CommandContext(ctx, step.args[0], step.args[1:]...)
@@ -166,6 +169,10 @@ func writeScaffold(dir string, d scaffold) error {
 		".gitignore":      "gitignore.tmpl",
 		"tools/go.sum":    "tools.go.sum",
 		"third_party/switchboard/switchboard/v1/options.proto": "options.proto",
+		"third_party/googleapis/google/api/annotations.proto":  "google_api_annotations.proto",
+		"third_party/googleapis/google/api/http.proto":         "google_api_http.proto",
+		"buf.gen.openapi.yaml":                                 "buf.gen.openapi.yaml.tmpl",
+		filepath.Join("openapi", "openapi.go"):                 "openapi.go.tmpl",
 	}
 	for dst, src := range files {
 		raw, err := scaffoldFiles.ReadFile("scaffold/files/" + src)

@@ -18,9 +18,11 @@ import (
 // The kit's files the scaffold carries are copies; they must not drift.
 func TestNew_CarriedFilesMatchTheKit(t *testing.T) {
 	for embedded, kit := range map[string]string{
-		"scaffold/files/options.proto": "../../proto/switchboard/v1/options.proto",
-		"scaffold/files/tools.go.mod":  "../../tools/go.mod",
-		"scaffold/files/tools.go.sum":  "../../tools/go.sum",
+		"scaffold/files/options.proto":                "../../proto/switchboard/v1/options.proto",
+		"scaffold/files/tools.go.mod":                 "../../tools/go.mod",
+		"scaffold/files/tools.go.sum":                 "../../tools/go.sum",
+		"scaffold/files/google_api_annotations.proto": "../../third_party/proto/google/api/annotations.proto",
+		"scaffold/files/google_api_http.proto":        "../../third_party/proto/google/api/http.proto",
 	} {
 		a, err := os.ReadFile(embedded)
 		if err != nil {
@@ -76,7 +78,8 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 	}
 	for _, f := range []string{"go.mod", "tools/go.mod", "buf.yaml", "buf.gen.yaml", "proto/hello/v1/greeter.proto",
 		"gen/hello/v1/greeter.pb.go", "gen/hello/v1/hellov1connect/greeter.connect.go", "main.go", "greeter_test.go",
-		"README.md", ".gitignore", "third_party/switchboard/switchboard/v1/options.proto"} {
+		"README.md", ".gitignore", "third_party/switchboard/switchboard/v1/options.proto",
+		"buf.gen.openapi.yaml", "openapi/openapi.yaml", "openapi/openapi.json", "openapi/openapi.go"} {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
 			t.Errorf("missing %s", f)
 		}
@@ -127,6 +130,23 @@ func TestNew_ScaffoldBuildsTestsRunsAndAnswers(t *testing.T) {
 	if res.StatusCode != http.StatusNotFound || !strings.Contains(string(body), `"reason":"NOT_FOUND"`) ||
 		!strings.Contains(string(body), `"request_id":"`+res.Header.Get("X-Request-Id")+`"`) {
 		t.Fatalf("GetGreeting before a greeting is set: %d %s", res.StatusCode, body)
+	}
+	// Its REST route, from the google.api.http option in its own proto, and
+	// the OpenAPI contract generated from that proto by the kit's plugin.
+	for path, want := range map[string]string{
+		"/v1/greet/Ada": "Hello, Ada!",
+		"/openapi.json": `"/v1/greet/{name}"`,
+		"/docs/":        "swagger-ui-bundle.js",
+	} {
+		res, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		_ = res.Body.Close()
+		if res.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, body)
+		}
 	}
 	// The browser's way: a GET of the side-effect-free Greet.
 	res, err = http.Get("http://" + addr + "/hello.v1.GreeterService/Greet?encoding=json&message=%7B%22name%22%3A%22Ada%22%7D")
