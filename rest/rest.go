@@ -3,6 +3,7 @@ package rest
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 
@@ -10,8 +11,11 @@ import (
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/vanguard"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/anypb"
 
 	"github.com/switchboardkit/switchboard/interceptors/errmap"
 	"github.com/switchboardkit/switchboard/internal/callctx"
@@ -19,11 +23,17 @@ import (
 	"github.com/switchboardkit/switchboard/validate"
 )
 
-// Config bounds what the transcoder buffers of one REST call.
+const (
+	errorDomain      = rpcerr.Domain
+	validationFailed = errmap.ReasonValidationFailed
+)
+
+// Config bounds what the REST layer reads of one call.
 type Config struct {
-	// MaxMessageBytes is the largest request or response message the
-	// transcoder holds while converting it (the Connect handler's own
-	// limit applies after it). 0: 4 MiB.
+	// MaxMessageBytes is the largest request body taken on a REST route,
+	// and the largest message the transcoder holds while converting (the
+	// Connect handler's own limit applies after it). REST bodies are read
+	// whole before the call, so there is always a bound: ≤ 0 means 4 MiB.
 	MaxMessageBytes int
 }
 
@@ -34,6 +44,8 @@ type Handler struct {
 	transcoder *vanguard.Transcoder // nil: no service declares a route
 	procedures map[string]bool      // Connect procedure paths: never transcoded
 	routes     []Route
+	maxBytes   int
+	codec      *validate.JSONCodec // decodes REST bodies, here and in the transcoder
 }
 
 // New builds the REST routes of every method of rpc that declares one, each
@@ -42,7 +54,11 @@ type Handler struct {
 // cannot serve (a bad template, two methods on one route), so a mistake
 // in a proto stops the server at start, not at the first call.
 func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
-	h := &Handler{next: next, procedures: map[string]bool{}}
+	h := &Handler{next: next, procedures: map[string]bool{}, maxBytes: cfg.MaxMessageBytes, codec: validate.NewJSONCodec()}
+	if h.maxBytes <= 0 {
+		h.maxBytes = 4 << 20
+	}
+	h.maxBytes = min(h.maxBytes, math.MaxUint32)
 	var services []protoreflect.ServiceDescriptor
 	for spec := range rpc.Specs() {
 		h.procedures[spec.Procedure] = true
@@ -62,10 +78,6 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 	if len(services) == 0 {
 		return h, nil
 	}
-	maxBytes := cfg.MaxMessageBytes
-	if maxBytes <= 0 {
-		maxBytes = 4 << 20
-	}
 	var vs []*vanguard.Service
 	for _, sd := range services {
 		vs = append(vs, vanguard.NewServiceWithSchema(sd, next,
@@ -74,10 +86,9 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
 			vanguard.WithNoTargetCompression(),
-			vanguard.WithMaxMessageBufferBytes(uint32(maxBytes)),
+			vanguard.WithMaxMessageBufferBytes(uint32(h.maxBytes)),
 		))
 	}
-	bodies := bodyFields(h.routes, rpc)
 	transcoder, err := vanguard.NewTranscoder(vs,
 		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec {
 			c := vanguard.NewJSONCodec(res)
@@ -87,7 +98,7 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 			c.MarshalOptions.EmitUnpopulated, c.MarshalOptions.EmitDefaultValues = false, true
 			strict := validate.NewJSONCodec()
 			strict.UnmarshalOptions = c.UnmarshalOptions
-			return bodyCodec{JSONCodec: c, strict: strict, bodies: bodies}
+			return bodyCodec{JSONCodec: c, strict: strict}
 		}),
 		vanguard.WithUnknownHandler(next),
 	)
@@ -96,34 +107,6 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 	}
 	h.transcoder = transcoder
 	return h, nil
-}
-
-// bodyFields maps the message type of every route body that fills one
-// message field of its request to that field's name — unless the type is
-// also a whole request, or the body of another field name, when a
-// violation's path cannot be told from the type alone and stays as it is.
-func bodyFields(routes []Route, rpc *connect.Server) map[protoreflect.FullName]string {
-	requests := map[protoreflect.FullName]bool{}
-	for spec := range rpc.Specs() {
-		if md, ok := spec.Schema.(protoreflect.MethodDescriptor); ok {
-			requests[md.Input().FullName()] = true
-		}
-	}
-	bodies := map[protoreflect.FullName]string{}
-	ambiguous := map[protoreflect.FullName]bool{}
-	for _, r := range routes {
-		if r.bodyType == "" || requests[r.bodyType] {
-			continue
-		}
-		if name, seen := bodies[r.bodyType]; seen && name != r.Body {
-			ambiguous[r.bodyType] = true
-		}
-		bodies[r.bodyType] = r.Body
-	}
-	for t := range ambiguous {
-		delete(bodies, t)
-	}
-	return bodies
 }
 
 // Routes returns every REST route served, in the order of the services'
@@ -135,89 +118,77 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.next.ServeHTTP(w, r) // Connect, gRPC, gRPC-Web: not the transcoder's
 		return
 	}
-	route := h.match(r.Method, r.URL.Path)
+	route := match(h.routes, r.Method, r.URL.Path)
 	if route == nil {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	ctx := callctx.WithREST(r.Context(), &callctx.REST{Method: route.Method, Route: route.Path, Procedure: route.Procedure})
-	r = r.WithContext(ctx)
-	if len(route.masks) > 0 && r.URL.RawQuery != "" {
-		if q := r.URL.Query(); route.camelMasks(q) {
-			u := *r.URL
-			u.RawQuery = q.Encode()
-			r.URL = &u
-		}
+	parts, _, _ := split(r.URL.Path)
+	checked, refusal := h.check(r.WithContext(callctx.WithREST(r.Context(),
+		&callctx.REST{Method: r.Method, Route: route.Path, Procedure: route.Procedure})), route, parts)
+	if refusal != nil {
+		writeStatus(w, refusal)
+		return
 	}
-	h.transcoder.ServeHTTP(w, r)
+	h.transcoder.ServeHTTP(w, checked)
 }
 
-// match returns the route a request takes, or nil.
-func (h *Handler) match(method, path string) *Route {
-	for i := range h.routes {
-		if h.routes[i].matches(method, path) {
-			return &h.routes[i]
+// writeStatus answers a refused request as every REST error is answered:
+// the HTTP status and a google.rpc.Status body.
+func writeStatus(w http.ResponseWriter, e *refusedError) {
+	st := &status.Status{Code: int32(e.code), Message: e.message}
+	for _, d := range e.details {
+		if a, err := anypb.New(d); err == nil {
+			st.Details = append(st.Details, a)
 		}
 	}
-	return nil
+	body, err := protojson.Marshal(st)
+	if err != nil {
+		http.Error(w, e.message, e.status)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(e.status)
+	_, _ = w.Write(body)
 }
 
 // bodyCodec is vanguard's JSON codec for REST bodies and responses, except
 // that it decodes as the kit's Connect JSON codec does: unknown fields are
-// ignored, but an enum name the enum does not define is refused with the
-// field's path instead of being dropped (which would turn "species": "CAT "
-// into no species at all).
+// ignored, but an enum name the enum does not define is refused instead of
+// being dropped (which would turn "species": "CAT " into no species at
+// all). The REST layer has checked the body with the same codec before
+// the transcoder reads it (check.go), so a refusal here is a safety net:
+// it answers INVALID_ARGUMENT, as a v1 error because that is what vanguard
+// renders.
 type bodyCodec struct {
 	*vanguard.JSONCodec
 	strict *validate.JSONCodec
-	// bodies names, by message type, the request field a route's body
-	// fills ("pet" for petstore.v1.Pet): vanguard decodes such a body into
-	// the field's message directly, and violations must name the field
-	// from the request. Absent: the body is the whole request.
-	bodies map[protoreflect.FullName]string
 }
 
 // Unmarshal implements vanguard.Codec.
 func (c bodyCodec) Unmarshal(data []byte, msg proto.Message) error {
-	err := c.strict.Unmarshal(data, msg)
-	var verr *validate.Error
-	if field, ok := c.bodies[msg.ProtoReflect().Descriptor().FullName()]; ok && errors.As(err, &verr) {
-		err = verr.Prefix(field)
-	}
-	return refusal(err)
+	return asInvalid(c.strict.Unmarshal(data, msg))
 }
 
 // UnmarshalField implements vanguard.RESTCodec, for bodies that fill a
 // repeated or scalar field.
 func (c bodyCodec) UnmarshalField(data []byte, msg proto.Message, field protoreflect.FieldDescriptor) error {
-	return refusal(c.JSONCodec.UnmarshalField(data, msg, field))
+	return asInvalid(c.JSONCodec.UnmarshalField(data, msg, field))
 }
 
-// refusal answers a body the codec cannot take. A validation failure (an
-// enum name the enum lacks) is answered as the error interceptor answers
-// the same violation on Connect — INVALID_ARGUMENT, a BadRequest naming
-// each field, ErrorInfo VALIDATION_FAILED — and anything else (not JSON,
-// a wrong type) as INVALID_ARGUMENT with the decoder's message: the client
-// sent it. The transcoder refuses these before the call reaches the
-// interceptors, so they have no request id and no request-log row
-// (docs/rest.md). They are connect-go v1 errors because that is what
-// vanguard renders.
-func refusal(err error) error {
+func asInvalid(err error) error {
 	if err == nil {
 		return nil
 	}
+	out := connectv1.NewError(connectv1.CodeInvalidArgument, err)
+	info := &errdetails.ErrorInfo{Reason: ReasonInvalidRESTRequest, Domain: errorDomain}
 	var verr *validate.Error
-	if !errors.As(err, &verr) {
-		return connectv1.NewError(connectv1.CodeInvalidArgument, err)
+	if errors.As(err, &verr) {
+		info.Reason = validationFailed
 	}
-	out := connectv1.NewError(connectv1.CodeInvalidArgument, errors.New(verr.Error()))
-	for _, detail := range []proto.Message{ // in the error interceptor's order
-		&errdetails.ErrorInfo{Reason: errmap.ReasonValidationFailed, Domain: rpcerr.Domain},
-		verr.BadRequest(),
-	} {
-		if d, derr := connectv1.NewErrorDetail(detail); derr == nil {
-			out.AddDetail(d)
-		}
+	if d, derr := connectv1.NewErrorDetail(info); derr == nil {
+		out.AddDetail(d)
 	}
 	return out
 }

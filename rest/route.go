@@ -2,7 +2,7 @@ package rest
 
 import (
 	"fmt"
-	"net/url"
+	"slices"
 	"strings"
 
 	"google.golang.org/genproto/googleapis/api/annotations"
@@ -13,15 +13,34 @@ import (
 // Route is one REST route: an HTTP method and path template, and the
 // Connect procedure it calls.
 type Route struct {
-	Method    string // GET, POST, PUT, PATCH, DELETE, or a custom method
+	Method    string // GET, POST, PUT, PATCH, DELETE, a custom method, or "*" (any)
 	Path      string // the template, as declared: /v1/pets/{pet.id}
 	Body      string // the request field the body fills: "*" (all), a field name, or "" (no body)
 	Procedure string // /petstore.v1.PetStoreService/UpdatePet
 
-	segments []string              // "*" one segment, "**" the rest, anything else a literal
-	verb     string                // the custom verb after ':' in the last segment, if any
-	masks    []string              // query parameters that name a FieldMask field of the request
-	bodyType protoreflect.FullName // the message type of a body that fills one message field
+	input    protoreflect.MessageDescriptor
+	segments []segment
+	verb     string // the custom verb after ':' in the last segment, if any
+}
+
+// segment is one element of a template: a literal, "*" (one segment) or
+// "**" (the rest); variable names the request field a variable segment
+// fills ("pet.id"), "" for a segment outside any variable.
+type segment struct {
+	match    string
+	variable string
+}
+
+// rank orders segments as the transcoder does when several routes match: a
+// literal before "*", "*" before "**".
+func (s segment) rank() int {
+	switch s.match {
+	case "*":
+		return 1
+	case "**":
+		return 2
+	}
+	return 0
 }
 
 // RoutesOf returns the routes a method declares with google.api.http: its
@@ -39,10 +58,7 @@ func RoutesOf(method protoreflect.MethodDescriptor) ([]Route, error) {
 		if path == "" {
 			continue
 		}
-		route := Route{Method: verb, Path: path, Body: r.GetBody(), Procedure: procedure, masks: maskParams(method.Input())}
-		if field := method.Input().Fields().ByName(protoreflect.Name(route.Body)); field != nil && field.Message() != nil && !field.IsList() && !field.IsMap() {
-			route.bodyType = field.Message().FullName()
-		}
+		route := Route{Method: verb, Path: path, Body: r.GetBody(), Procedure: procedure, input: method.Input()}
 		var err error
 		if route.segments, route.verb, err = parseTemplate(path); err != nil {
 			return nil, fmt.Errorf("rest: %s: %w", procedure, err)
@@ -76,7 +92,7 @@ func ruleVerb(r *annotations.HttpRule) (method, path string) {
 //
 //	Template = "/" Segments [ ":" Verb ]
 //	Segment  = "*" | "**" | LITERAL | "{" FieldPath [ "=" Segments ] "}"
-func parseTemplate(t string) (segments []string, verb string, err error) {
+func parseTemplate(t string) (segments []segment, verb string, err error) {
 	if !strings.HasPrefix(t, "/") {
 		return nil, "", fmt.Errorf("path template %q does not start with /", t)
 	}
@@ -84,124 +100,133 @@ func parseTemplate(t string) (segments []string, verb string, err error) {
 	// A ':' outside braces starts the verb.
 	depth := 0
 	for i, c := range rest {
-		switch c {
-		case '{':
+		if c == '{' {
 			depth++
-		case '}':
+		} else if c == '}' {
 			depth--
-		case ':':
-			if depth == 0 {
-				rest, verb = rest[:i], rest[i+1:]
-			}
-		}
-		if verb != "" {
+		} else if c == ':' && depth == 0 {
+			rest, verb = rest[:i], rest[i+1:]
 			break
 		}
 	}
 	for len(rest) > 0 {
-		var seg string
 		if strings.HasPrefix(rest, "{") {
 			end := strings.IndexByte(rest, '}')
 			if end < 0 {
 				return nil, "", fmt.Errorf("path template %q: unclosed variable", t)
 			}
-			_, pattern, hasPattern := strings.Cut(rest[1:end], "=")
+			name, pattern, hasPattern := strings.Cut(rest[1:end], "=")
 			if !hasPattern {
 				pattern = "*"
 			}
-			segments = append(segments, strings.Split(pattern, "/")...)
+			for _, m := range strings.Split(pattern, "/") {
+				segments = append(segments, segment{match: m, variable: name})
+			}
 			rest = strings.TrimPrefix(rest[end+1:], "/")
 			continue
 		}
+		var seg string
 		seg, rest, _ = strings.Cut(rest, "/")
 		if seg == "" {
 			return nil, "", fmt.Errorf("path template %q: empty segment", t)
 		}
-		segments = append(segments, seg)
+		segments = append(segments, segment{match: seg})
 	}
 	for i, s := range segments {
-		if s == "**" && i != len(segments)-1 {
+		if s.match == "" {
+			return nil, "", fmt.Errorf("path template %q: empty segment", t)
+		}
+		if s.match == "**" && i != len(segments)-1 {
 			return nil, "", fmt.Errorf("path template %q: ** must be last", t)
 		}
 	}
 	return segments, verb, nil
 }
 
-// matches reports whether a request of method for path takes this route.
-func (r *Route) matches(method, path string) bool {
-	if method != r.Method || !strings.HasPrefix(path, "/") {
-		return false
+// split cuts a request path as the transcoder does: its segments, and a
+// custom verb after the first ':' of the last one.
+func split(path string) (parts []string, verb string, ok bool) {
+	if !strings.HasPrefix(path, "/") || strings.HasSuffix(path, ":") {
+		return nil, "", false
 	}
-	parts := strings.Split(path[1:], "/")
-	if r.verb != "" {
-		last := parts[len(parts)-1]
-		base, found := strings.CutSuffix(last, ":"+r.verb)
-		if !found {
-			return false
-		}
-		parts[len(parts)-1] = base
+	parts = strings.Split(path[1:], "/")
+	last := parts[len(parts)-1]
+	if i := strings.IndexByte(last, ':'); i >= 0 {
+		parts[len(parts)-1], verb = last[:i], last[i+1:]
+	}
+	return parts, verb, true
+}
+
+// matchesPath reports whether parts and verb take this route's template,
+// whatever the method.
+func (r *Route) matchesPath(parts []string, verb string) bool {
+	if verb != r.verb {
+		return false
 	}
 	for i, seg := range r.segments {
 		switch {
-		case seg == "**":
+		case seg.match == "**":
 			return true
 		case i >= len(parts) || parts[i] == "":
 			return false
-		case seg != "*" && seg != parts[i]:
+		case seg.match != "*" && seg.match != parts[i]:
 			return false
 		}
 	}
 	return len(parts) == len(r.segments)
 }
 
-// maskParams returns the query parameter names of the request's top-level
-// FieldMask fields, by proto and by JSON name.
-func maskParams(input protoreflect.MessageDescriptor) []string {
-	var names []string
-	fields := input.Fields()
-	for i := range fields.Len() {
-		fd := fields.Get(i)
-		if fd.Message() != nil && fd.Message().FullName() == "google.protobuf.FieldMask" && !fd.IsList() {
-			names = append(names, string(fd.Name()), fd.JSONName())
-		}
-	}
-	return names
-}
-
-// camelMasks rewrites the FieldMask query parameters of q whose paths are
-// written as in the proto (update_mask=name,age_years) into the JSON
-// mapping the transcoder reads (name,ageYears), so both spellings work.
-// It reports whether it changed anything.
-func (r *Route) camelMasks(q url.Values) bool {
-	changed := false
-	for _, name := range r.masks {
-		values, ok := q[name]
-		if !ok {
+// variables returns the value of each path variable in parts (a
+// multi-segment variable's segments joined by '/'), by field path.
+func (r *Route) variables(parts []string) map[string]string {
+	vars := map[string]string{}
+	for i, seg := range r.segments {
+		if seg.variable == "" {
 			continue
 		}
-		for i, v := range values {
-			if strings.Contains(v, "_") {
-				values[i] = snakeToCamelPaths(v)
-				changed = true
+		value := parts[min(i, len(parts)):]
+		if seg.match != "**" {
+			value = value[:1]
+		}
+		if prev, ok := vars[seg.variable]; ok {
+			vars[seg.variable] = prev + "/" + strings.Join(value, "/")
+		} else {
+			vars[seg.variable] = strings.Join(value, "/")
+		}
+	}
+	return vars
+}
+
+// match returns the route a request of method for path takes, chosen as
+// the transcoder chooses: of the templates that match the path, the one
+// whose segments rank first (literal, then "*", then "**", from the left);
+// then the route of that template for the method, or for "*". Nil when the
+// transcoder would not call any method.
+func match(routes []Route, method, path string) *Route {
+	parts, verb, ok := split(path)
+	if !ok {
+		return nil
+	}
+	var best []int
+	var found *Route
+	for i := range routes {
+		r := &routes[i]
+		if !r.matchesPath(parts, verb) {
+			continue
+		}
+		ranks := make([]int, len(r.segments))
+		for j, s := range r.segments {
+			ranks[j] = s.rank()
+		}
+		switch c := slices.Compare(ranks, best); {
+		case best == nil || c < 0:
+			best, found = ranks, nil
+			fallthrough
+		case c == 0:
+			if r.Method == method || r.Method == "*" && found == nil {
+				found = r
 			}
 		}
 	}
-	return changed
-}
-
-func snakeToCamelPaths(paths string) string {
-	var b strings.Builder
-	upper := false
-	for _, c := range paths {
-		switch {
-		case c == '_':
-			upper = true
-			continue
-		case upper && c >= 'a' && c <= 'z':
-			c -= 'a' - 'A'
-		}
-		upper = false
-		b.WriteRune(c)
-	}
-	return b.String()
+	return found
 }

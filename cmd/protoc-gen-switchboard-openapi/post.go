@@ -120,6 +120,7 @@ func (p *post) apply(doc *openapi3.T) error {
 			constrainMessage(ref.Value, msg)
 		}
 	}
+	p.partialBodies(doc)
 	tidyDescriptions(doc)
 	return mergeEquivalentPaths(doc)
 }
@@ -236,6 +237,7 @@ func (p *post) operation(doc *openapi3.T, op *openapi3.Operation, o operation) {
 		if field == nil {
 			continue
 		}
+		formatInt64(param.Schema.Value, field)
 		if rules := protoopt.Rules(field); rules != "" {
 			if constrain(param.Schema.Value, field, rules) && param.In == openapi3.ParameterInQuery {
 				param.Required = true
@@ -268,6 +270,9 @@ func constrainMessage(schema *openapi3.Schema, msg protoreflect.MessageDescripto
 		field := fields.Get(i)
 		rules := protoopt.Rules(field)
 		prop, ok := schema.Properties[field.JSONName()]
+		if ok && prop.Value != nil && prop.Ref == "" {
+			formatInt64(prop.Value, field)
+		}
 		if rules == "" || !ok {
 			continue
 		}

@@ -43,10 +43,12 @@ func TestGeneratedClient_CallsEveryRoute(t *testing.T) {
 		t.Fatalf("ListPets(species=SPECIES_CAT): %v HTTP %d %s", err, list.StatusCode(), list.Body)
 	}
 
+	// A partial update: only the fields the mask names, as the document's
+	// PartialPet allows.
 	mask := "name,ageYears"
-	age := int32(7)
+	name, age, adopted := "Olive II", int32(7), client.PartialPetStatusPETSTATUSADOPTED
 	updated, err := api.PetStoreServiceUpdatePetWithResponse(ctx, id, &client.PetStoreServiceUpdatePetParams{UpdateMask: &mask},
-		client.Pet{Name: "Olive II", AgeYears: &age, Species: client.PetSpeciesSPECIESCAT, Status: client.PetStatusPETSTATUSADOPTED})
+		client.PartialPet{Name: &name, AgeYears: &age, Status: &adopted})
 	if err != nil || updated.JSON200 == nil {
 		t.Fatalf("UpdatePet: %v HTTP %d %s", err, updated.StatusCode(), updated.Body)
 	}

@@ -173,6 +173,19 @@ func TestDocument_CarriesTheRulesAndFieldBehavior(t *testing.T) {
 			t.Errorf("%s (OUTPUT_ONLY) is not readOnly", name)
 		}
 	}
+	if id := prop("id"); id.Format != "int64" || id.Pattern == "" {
+		t.Errorf("id (int64, a JSON string): format %q pattern %q", id.Format, id.Pattern)
+	}
+	// An update (pet: structonly, with a mask) takes any of the fields.
+	doc := load(t)
+	partial := doc.Components.Schemas["PartialPet"]
+	if partial == nil || len(partial.Value.Required) != 0 || partial.Value.Properties["name"] == nil {
+		t.Fatal("no PartialPet without required fields")
+	}
+	patch := find(doc, "PATCH", "/v1/pets/{pet.id}")
+	if ref := patch.RequestBody.Value.Content.Get("application/json").Schema.Ref; ref != "#/components/schemas/PartialPet" {
+		t.Errorf("PATCH body is %s, want PartialPet", ref)
+	}
 	// Every field with rules keeps them as written.
 	fields := (&petstorev1.Pet{}).ProtoReflect().Descriptor().Fields()
 	for i := range fields.Len() {

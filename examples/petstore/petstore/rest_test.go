@@ -138,7 +138,7 @@ func TestREST_RefusalsAreGoogleRPCStatusWithTheKitsDetails(t *testing.T) {
 		name       string
 		req        restCase
 		wantStatus int
-		wantReason string   // ErrorInfo.reason; "" for refusals the transcoder makes before the call
+		wantReason string   // ErrorInfo.reason
 		wantFields []string // BadRequest field violations
 	}{
 		{"invalid pet", restCase{"POST", "/v1/pets", `{"name":"","ageYears":101}`, bearer},
@@ -146,9 +146,9 @@ func TestREST_RefusalsAreGoogleRPCStatusWithTheKitsDetails(t *testing.T) {
 		{"enum name the enum lacks, in the body", restCase{"POST", "/v1/pets", `{"name":"Rex","species":"SPECIES_DRAGON","status":"PET_STATUS_AVAILABLE"}`, bearer},
 			400, "VALIDATION_FAILED", []string{"pet.species"}},
 		{"enum name the enum lacks, in the query", restCase{"GET", "/v1/pets?species=SPECIES_DRAGON", "", nil},
-			400, "", nil},
-		{"not a number in the path", restCase{"GET", "/v1/pets/rex", "", nil}, 400, "", nil},
-		{"not JSON", restCase{"POST", "/v1/pets", `{"name":`, bearer}, 400, "", nil},
+			400, "INVALID_REST_REQUEST", []string{"species"}},
+		{"not a number in the path", restCase{"GET", "/v1/pets/rex", "", nil}, 400, "INVALID_REST_REQUEST", []string{"id"}},
+		{"not JSON", restCase{"POST", "/v1/pets", `{"name":`, bearer}, 400, "INVALID_REST_REQUEST", nil},
 		{"no key", restCase{"POST", "/v1/pets", `{"name":"Rex"}`, nil}, 401, "MISSING_CREDENTIALS", nil},
 		{"a key that does not exist", restCase{"DELETE", "/v1/pets/1", "", map[string]string{"Authorization": "Bearer sb_nosuchkey_secret"}},
 			401, "INVALID_CREDENTIALS", nil},
@@ -188,10 +188,8 @@ func TestREST_RefusalsAreGoogleRPCStatusWithTheKitsDetails(t *testing.T) {
 			if st.GetMessage() == "" {
 				t.Error("no message")
 			}
-			if tc.wantReason != "" && tc.wantReason != "VALIDATION_FAILED" || tc.name == "invalid pet" {
-				if requestID == "" {
-					t.Error("an error from the pipeline without the request id in its ErrorInfo")
-				}
+			if refusedBeforeTheCall := tc.wantReason == "INVALID_REST_REQUEST" || strings.Contains(tc.name, "enum name"); refusedBeforeTheCall != (requestID == "") {
+				t.Errorf("request id %q: an error from the call has one, a refusal before it none", requestID)
 			}
 		})
 	}
@@ -261,4 +259,69 @@ func TestREST_DeadlinesAndTheFailureLimit(t *testing.T) {
 	check("bad key 1", restCase{"DELETE", "/v1/pets/1", "", bad}, 401, "INVALID_CREDENTIALS", false)
 	check("bad key 2", restCase{"DELETE", "/v1/pets/1", "", bad}, 401, "INVALID_CREDENTIALS", false)
 	check("past the failure limit", restCase{"DELETE", "/v1/pets/1", "", bad}, 429, "TOO_MANY_FAILED_ATTEMPTS", true)
+}
+
+// TestREST_RequestsThatAreNotExactlyACallAreRefusedWhole: what the REST
+// layer cannot turn into exactly the call the client asked for is refused
+// before the call — the handler never runs on a partial or different
+// request, and the answer is a google.rpc.Status naming what is wrong.
+func TestREST_RequestsThatAreNotExactlyACallAreRefusedWhole(t *testing.T) {
+	env := start(t, storetest.SQLiteDSN(t), nil)
+	bearer := map[string]string{"Authorization": "Bearer " + env.key}
+	create := restCase{"POST", "/v1/pets", `{"name":"Keep","species":"SPECIES_DOG","status":"PET_STATUS_AVAILABLE"}`, bearer}
+	for range 3 {
+		if code, _, body := create.do(t, env.run.URL); code != 200 {
+			t.Fatalf("create: %d %s", code, body)
+		}
+	}
+	kittest.WaitFor(t, "the creates' rows", func() bool { return env.srv.LogStats().Written >= 3 })
+	gzipped := map[string]string{"Authorization": "Bearer " + env.key, "Content-Encoding": "gzip"}
+	text := map[string]string{"Authorization": "Bearer " + env.key, "Content-Type": "text/plain"}
+	for _, tc := range []struct {
+		name       string
+		req        restCase
+		wantStatus int
+		wantField  string
+	}{
+		{"a query parameter naming the path's field", restCase{"DELETE", "/v1/pets/1?id=3", "", bearer}, 400, "id"},
+		{"… in its JSON name under the body", restCase{"PATCH", "/v1/pets/1?pet.id=3", `{"name":"X"}`, bearer}, 400, "pet.id"},
+		{"a query parameter naming a body field", restCase{"POST", "/v1/pets?pet.name=Q", `{}`, bearer}, 400, "pet.name"},
+		{"a query parameter that is no field", restCase{"GET", "/v1/pets?specie=SPECIES_DOG", "", nil}, 400, "specie"},
+		{"a single-valued field given twice", restCase{"GET", "/v1/pets?page_size=1&page_size=2", "", nil}, 400, "page_size"},
+		{"a body where the route takes none", restCase{"DELETE", "/v1/pets/2", `{"id":"3"}`, bearer}, 400, ""},
+		{"a compressed body", restCase{"POST", "/v1/pets", `{}`, gzipped}, 415, ""},
+		{"a body that is not JSON by its type", restCase{"POST", "/v1/pets", `{}`, text}, 415, ""},
+		{"a timeout that is not seconds", restCase{"GET", "/v1/pets", "", map[string]string{"X-Server-Timeout": "soon"}}, 400, ""},
+		{"a FieldMask path that is no name", restCase{"PATCH", "/v1/pets/2?update_mask=Name", `{"name":"X"}`, bearer}, 400, "update_mask"},
+		{"a body over the limit", restCase{"POST", "/v1/pets", `{"name":"` + strings.Repeat("x", 5<<20) + `"}`, bearer}, 429, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, _, body := tc.req.do(t, env.run.URL)
+			st := new(status.Status)
+			if err := protojson.Unmarshal(body, st); err != nil {
+				t.Fatalf("HTTP %d, not a google.rpc.Status: %.200q", code, body)
+			}
+			var field string
+			for _, d := range st.GetDetails() {
+				if msg, err := d.UnmarshalNew(); err == nil {
+					if br, ok := msg.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
+						field = br.GetFieldViolations()[0].GetField()
+					}
+				}
+			}
+			if code != tc.wantStatus || field != tc.wantField {
+				t.Errorf("HTTP %d, field %q; want %d, %q (%.300s)", code, field, tc.wantStatus, tc.wantField, body)
+			}
+		})
+	}
+	// Nothing ran: every pet is as it was, and no call was logged.
+	for id, want := range map[string]string{"1": "Keep", "2": "Keep", "3": "Keep"} {
+		if code, _, body := (restCase{method: "GET", path: "/v1/pets/" + id}).do(t, env.run.URL); code != 200 || !strings.Contains(string(body), want) {
+			t.Errorf("pet %s after the refusals: %d %s", id, code, body)
+		}
+	}
+	kittest.WaitFor(t, "the gets' rows", func() bool { return env.srv.LogStats().Written >= 6 })
+	if st := env.srv.LogStats(); st.Written != 6 {
+		t.Errorf("%d calls logged; want the 3 creates and the 3 gets, no refused request", st.Written)
+	}
 }

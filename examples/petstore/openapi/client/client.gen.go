@@ -134,6 +134,57 @@ func (e ListPetsRequestStatus) Valid() bool {
 	}
 }
 
+// Defines values for PartialPetSpecies.
+const (
+	PartialPetSpeciesSPECIESBIRD    PartialPetSpecies = "SPECIES_BIRD"
+	PartialPetSpeciesSPECIESCAT     PartialPetSpecies = "SPECIES_CAT"
+	PartialPetSpeciesSPECIESDOG     PartialPetSpecies = "SPECIES_DOG"
+	PartialPetSpeciesSPECIESFISH    PartialPetSpecies = "SPECIES_FISH"
+	PartialPetSpeciesSPECIESOTHER   PartialPetSpecies = "SPECIES_OTHER"
+	PartialPetSpeciesSPECIESREPTILE PartialPetSpecies = "SPECIES_REPTILE"
+)
+
+// Valid indicates whether the value is a known member of the PartialPetSpecies enum.
+func (e PartialPetSpecies) Valid() bool {
+	switch e {
+	case PartialPetSpeciesSPECIESBIRD:
+		return true
+	case PartialPetSpeciesSPECIESCAT:
+		return true
+	case PartialPetSpeciesSPECIESDOG:
+		return true
+	case PartialPetSpeciesSPECIESFISH:
+		return true
+	case PartialPetSpeciesSPECIESOTHER:
+		return true
+	case PartialPetSpeciesSPECIESREPTILE:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PartialPetStatus.
+const (
+	PartialPetStatusPETSTATUSADOPTED   PartialPetStatus = "PET_STATUS_ADOPTED"
+	PartialPetStatusPETSTATUSAVAILABLE PartialPetStatus = "PET_STATUS_AVAILABLE"
+	PartialPetStatusPETSTATUSPENDING   PartialPetStatus = "PET_STATUS_PENDING"
+)
+
+// Valid indicates whether the value is a known member of the PartialPetStatus enum.
+func (e PartialPetStatus) Valid() bool {
+	switch e {
+	case PartialPetStatusPETSTATUSADOPTED:
+		return true
+	case PartialPetStatusPETSTATUSAVAILABLE:
+		return true
+	case PartialPetStatusPETSTATUSPENDING:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for PetSpecies.
 const (
 	PetSpeciesSPECIESBIRD    PetSpecies = "SPECIES_BIRD"
@@ -328,6 +379,31 @@ type ListPetsResponse struct {
 	Pets          *[]Pet  `json:"pets,omitempty"`
 }
 
+// PartialPet Any of the fields of Pet: only those the update mask names are used (every mutable one when the mask is empty).
+type PartialPet struct {
+	AgeYears *int32 `json:"ageYears,omitempty"`
+
+	// CreateTime Set by the server.
+	CreateTime *time.Time `json:"createTime,omitempty"`
+
+	// Id Assigned by the server on create (ignored there); names the pet to
+	// change on update.
+	Id      *string            `json:"id,omitempty"`
+	Name    *string            `json:"name,omitempty"`
+	Species *PartialPetSpecies `json:"species,omitempty"`
+	Status  *PartialPetStatus  `json:"status,omitempty"`
+	Tags    *[]string          `json:"tags,omitempty"`
+
+	// UpdateTime Set by the server on every change.
+	UpdateTime *time.Time `json:"updateTime,omitempty"`
+}
+
+// PartialPetSpecies defines model for PartialPet.Species.
+type PartialPetSpecies string
+
+// PartialPetStatus defines model for PartialPet.Status.
+type PartialPetStatus string
+
 // Pet defines model for Pet.
 type Pet struct {
 	AgeYears *int32 `json:"ageYears,omitempty"`
@@ -368,7 +444,7 @@ type Status struct {
 // UpdatePetRequest defines model for UpdatePetRequest.
 type UpdatePetRequest struct {
 	// Pet The pet to change, by id, with the new field values.
-	Pet Pet `json:"pet"`
+	Pet PartialPet `json:"pet"`
 
 	// UpdateMask Paths of the fields to change: name, species, age_years, tags, status.
 	UpdateMask *string `json:"updateMask,omitempty"`
@@ -425,7 +501,7 @@ type PetStoreServiceUpdatePetConnectJSONRequestBody = UpdatePetRequest
 type PetStoreServiceCreatePetJSONRequestBody = Pet
 
 // PetStoreServiceUpdatePetJSONRequestBody defines body for PetStoreServiceUpdatePet for application/json ContentType.
-type PetStoreServiceUpdatePetJSONRequestBody = Pet
+type PetStoreServiceUpdatePetJSONRequestBody = PartialPet
 
 // Getter for additional properties for ConnectError_Details_Item. Returns the specified
 // element and whether it was found
@@ -1432,7 +1508,7 @@ func NewPetStoreServiceDeletePetRequest(server string, id string) (*http.Request
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "int64"})
 	if err != nil {
 		return nil, err
 	}
@@ -1466,7 +1542,7 @@ func NewPetStoreServiceGetPetRequest(server string, id string) (*http.Request, e
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "int64"})
 	if err != nil {
 		return nil, err
 	}
@@ -1511,7 +1587,7 @@ func NewPetStoreServiceUpdatePetRequestWithBody(server string, id string, params
 
 	var pathParam0 string
 
-	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "int64"})
 	if err != nil {
 		return nil, err
 	}
