@@ -262,7 +262,7 @@ func TestNoReflection_ProtosetAndProtoFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromProto, err := dynamic.NewFileSource(t.Context(), nil, []string{"switchboardtest/v1/echo.proto"}, []string{"../proto"})
+	fromProto, err := dynamic.NewFileSource(t.Context(), nil, []string{"switchboardtest/v1/echo.proto"}, []string{"../proto", "../third_party/proto"})
 	if err != nil {
 		t.Fatal(err)
 	}

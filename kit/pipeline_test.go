@@ -119,6 +119,7 @@ func (e *echoEnv) callers(t *testing.T) map[string]echoCaller {
 		"json-post": func(t *testing.T, req *switchboardtestv1.EchoRequest) (callResult, error) {
 			return e.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, req, e.key)
 		},
+		"rest": e.postREST, // POST /v1/echo: the same call on its REST route
 	}
 }
 

@@ -44,7 +44,7 @@ func (s *Server) Run(ctx context.Context) error {
 	connecthttp.Mount(s.mux, s.rpc, s.transportOptions()...)
 	s.front = s.mux
 	if s.cfg.REST {
-		routes, err := rest.New(s.rpc, s.mux, rest.Config{MaxMessageBytes: s.cfg.MaxReceiveBytes})
+		routes, err := rest.New(s.rpc, s.mux, rest.Config{MaxRequestBytes: s.cfg.MaxReceiveBytes, MaxResponseBytes: s.cfg.MaxSendBytes})
 		if err != nil {
 			return fmt.Errorf("kit: %w", err)
 		}

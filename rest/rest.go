@@ -28,13 +28,17 @@ const (
 	validationFailed = errmap.ReasonValidationFailed
 )
 
-// Config bounds what the REST layer reads of one call.
+// Config bounds what the REST layer holds of one call.
 type Config struct {
-	// MaxMessageBytes is the largest request body taken on a REST route,
-	// and the largest message the transcoder holds while converting (the
-	// Connect handler's own limit applies after it). REST bodies are read
-	// whole before the call, so there is always a bound: ≤ 0 means 4 MiB.
-	MaxMessageBytes int
+	// MaxRequestBytes is the largest request body taken on a REST route
+	// (the Connect handler's own limit applies after it). REST bodies are
+	// read whole before the call, so there is always a bound: ≤ 0 means
+	// 4 MiB.
+	MaxRequestBytes int
+	// MaxResponseBytes is the largest response message the transcoder
+	// holds while turning it into JSON; ≤ 0: no bound of its own (the
+	// handler has built the message in memory already).
+	MaxResponseBytes int
 }
 
 // Handler serves REST routes in front of next, the handler the Connect
@@ -54,11 +58,16 @@ type Handler struct {
 // cannot serve (a bad template, two methods on one route), so a mistake
 // in a proto stops the server at start, not at the first call.
 func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
-	h := &Handler{next: next, procedures: map[string]bool{}, maxBytes: cfg.MaxMessageBytes, codec: validate.NewJSONCodec()}
+	h := &Handler{next: next, procedures: map[string]bool{}, maxBytes: cfg.MaxRequestBytes, codec: validate.NewJSONCodec()}
 	if h.maxBytes <= 0 {
 		h.maxBytes = 4 << 20
 	}
-	h.maxBytes = min(h.maxBytes, math.MaxUint32)
+	// The transcoder has one bound for the messages it holds, both ways:
+	// requests are bounded before it (check.go), so it is the response's.
+	var buffer uint32 = math.MaxUint32
+	if cfg.MaxResponseBytes > 0 {
+		buffer = uint32(min(int64(max(cfg.MaxResponseBytes, h.maxBytes)), math.MaxUint32))
+	}
 	var services []protoreflect.ServiceDescriptor
 	for spec := range rpc.Specs() {
 		h.procedures[spec.Procedure] = true
@@ -86,7 +95,7 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
 			vanguard.WithTargetCodecs(vanguard.CodecProto),
 			vanguard.WithNoTargetCompression(),
-			vanguard.WithMaxMessageBufferBytes(uint32(h.maxBytes)),
+			vanguard.WithMaxMessageBufferBytes(buffer),
 		))
 	}
 	transcoder, err := vanguard.NewTranscoder(vs,
