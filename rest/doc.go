@@ -12,13 +12,23 @@
 // same details. Vanguard imports connect-go v1 for its own types; that is
 // a detail inside this package: nothing here hands v1 types to the kit.
 //
-// What it adds of its own: the routing in front (a request for a Connect
-// procedure path goes straight to the Connect handler, untouched and
-// unparsed; only other paths are offered to the transcoder, and what it
-// does not know goes on to the next handler), the route on the call's
-// context for the request log (callctx.REST), and a JSON codec for REST
-// bodies that refuses an enum name the enum does not define, as the
-// Connect JSON codec does (validate.JSONCodec), instead of dropping it.
+// What it adds of its own:
+//   - the routing in front: a request for a Connect procedure path goes
+//     straight to the Connect handler, untouched and unparsed; a request on
+//     a route (chosen as the transcoder chooses, route.go) goes to the
+//     transcoder; anything else to the next handler;
+//   - a check of the whole request before the transcoder sees it (check.go):
+//     what cannot become exactly the call the client asked for — a query
+//     parameter that is no field or that would override the path or the
+//     body, a value of the wrong type, a body where none is taken, too
+//     large, compressed or not JSON — is refused with a google.rpc.Status,
+//     so the handler never runs on a partial request (the transcoder alone
+//     lets the query override the path, and runs the handler on an empty
+//     request after refusing a body);
+//   - the route on the call's context for the request log (callctx.REST);
+//   - a JSON codec for REST bodies that refuses an enum name the enum does
+//     not define, as the Connect JSON codec does (validate.JSONCodec),
+//     instead of dropping it.
 //
 // It must not decide anything about a call: no authentication, no
 // validation, no error mapping of its own. A method without a
