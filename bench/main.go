@@ -58,9 +58,15 @@ var presets = []string{
 var protocols = map[string][]string{
 	"grpc": {"-c", "4", "-m", "16", "-H", "content-type: application/grpc", "-H", "te: trailers"},
 	"json": {"--h1", "-c", "64", "-H", "content-type: application/json"},
+	// The same call on its REST route (POST /v1/echo, the request as the
+	// body): the kit only, through its REST layer and the transcoder.
+	"rest": {"--h1", "-c", "64", "-H", "content-type: application/json"},
 }
 
 const procedure = "/switchboardtest.v1.EchoService/Echo"
+
+// paths are where each load sends its calls.
+var paths = map[string]string{"grpc": procedure, "json": procedure, "rest": "/v1/echo"}
 
 type config struct {
 	name string
@@ -118,7 +124,7 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "measured load per run")
 	warmup := flag.Int("warmup", 2000, "calls before the measurement starts")
 	servers := flag.String("servers", "bare,kit,kit-nolog,grpcgo", "configurations to run, by name")
-	protos := flag.String("protocols", "grpc,json", "loads to run: grpc, json")
+	protos := flag.String("protocols", "grpc,json", "loads to run: grpc, json, rest (the kit's REST route; kit servers only)")
 	out := flag.String("out", "", "also write every run as a JSON line to this file")
 	profiles := flag.String("cpuprofile", "", "write each run's server CPU profile (measured window) into this directory")
 	var extra []string
@@ -164,7 +170,7 @@ func run() error {
 				return fmt.Errorf("-protocols: unknown %q", proto)
 			}
 			for _, c := range configs {
-				if proto == "json" && c.server() == "grpcgo" {
+				if proto == "json" && c.server() == "grpcgo" || proto == "rest" && c.server() != "kit" {
 					continue // gRPC-Go speaks gRPC only
 				}
 				if *profiles != "" {
@@ -243,5 +249,10 @@ func writeBodies(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "grpc.body"), append(frame, msg...), 0o600); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "json.body"), []byte(`{"text":"hello"}`), 0o600)
+	for _, name := range []string{"json.body", "rest.body"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(`{"text":"hello"}`), 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
 }

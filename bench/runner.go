@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -140,7 +141,7 @@ func h2load(s *server, dir, proto string, args ...string) (int64, error) {
 	if s.key != "" {
 		argv = append(argv, "-H", "authorization: Bearer "+s.key)
 	}
-	argv = append(argv, "http://"+s.addr+procedure)
+	argv = append(argv, "http://"+s.addr+paths[proto])
 	out, err := exec.Command("h2load", argv...).CombinedOutput()
 	if err != nil {
 		return 0, fmt.Errorf("h2load: %w\n%s", err, out)
@@ -164,6 +165,9 @@ func h2load(s *server, dir, proto string, args ...string) (int64, error) {
 // verify makes one real call over the protocol the load uses and checks
 // the answer, so a load of well-formed errors cannot pass as throughput.
 func verify(s *server, proto string) error {
+	if proto == "rest" {
+		return verifyREST(s)
+	}
 	var rt http.RoundTripper = http.DefaultTransport
 	opts := []connecthttp.Option{connecthttp.WithProtoJSON()}
 	if proto == "grpc" {
@@ -181,6 +185,26 @@ func verify(s *server, proto string) error {
 	}
 	if res.GetText() != "hello" {
 		return fmt.Errorf("echo answered %q", res.GetText())
+	}
+	return nil
+}
+
+// verifyREST makes one call on the REST route and checks its answer.
+func verifyREST(s *server) error {
+	req, err := http.NewRequest(http.MethodPost, "http://"+s.addr+paths["rest"], strings.NewReader(`{"text":"hello"}`))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: bearer{http.DefaultTransport, s.key}}
+	res, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || !strings.Contains(string(body), `"hello"`) {
+		return fmt.Errorf("REST echo answered HTTP %d %s", res.StatusCode, body)
 	}
 	return nil
 }

@@ -34,7 +34,7 @@ func statOf(vs []float64) stat {
 // the range of req/s) over the reps, and the ratio of the median req/s to
 // bare connect-go's.
 func summarize(w io.Writer, results []result, configs []config) {
-	for _, proto := range []string{"grpc", "json"} {
+	for _, proto := range []string{"grpc", "json", "rest"} {
 		rows := map[string][]result{}
 		for _, r := range results {
 			if r.Protocol == proto {
@@ -47,12 +47,23 @@ func summarize(w io.Writer, results []result, configs []config) {
 		fmt.Fprintf(w, "\n%s (medians of %d reps; range of req/s in brackets)\n\n", map[string]string{
 			"grpc": "gRPC over h2c, 4 connections × 16 streams",
 			"json": "Connect JSON over HTTP/1.1, 64 connections",
-		}[proto], len(rows[configs[0].name]))
+			"rest": "REST (POST /v1/echo, JSON) over HTTP/1.1, 64 connections; × bare against bare connect-go's Connect JSON",
+		}[proto], len(rows[firstWith(rows, configs)]))
 		fmt.Fprintln(w, "| server | req/s | × bare | CPU µs/call | allocs/call | reads/call | writes/call | GCs |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 		var bare float64
-		if rs := rows["bare"]; len(rs) > 0 {
-			bare = statOf(pluck(rs, func(r result) float64 { return r.ReqPerS })).med
+		against := proto
+		if proto == "rest" {
+			against = "json" // bare connect-go has no REST route: its JSON call is the same call
+		}
+		var bareRuns []result
+		for _, r := range results {
+			if r.Protocol == against && r.Config == "bare" {
+				bareRuns = append(bareRuns, r)
+			}
+		}
+		if len(bareRuns) > 0 {
+			bare = statOf(pluck(bareRuns, func(r result) float64 { return r.ReqPerS })).med
 		}
 		for _, c := range configs {
 			rs := rows[c.name]
@@ -81,4 +92,14 @@ func pluck(rs []result, f func(result) float64) []float64 {
 		vs[i] = f(r)
 	}
 	return vs
+}
+
+// firstWith names the first configuration with rows.
+func firstWith(rows map[string][]result, configs []config) string {
+	for _, c := range configs {
+		if len(rows[c.name]) > 0 {
+			return c.name
+		}
+	}
+	return ""
 }

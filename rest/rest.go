@@ -1,11 +1,14 @@
 package rest
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"slices"
+	"sync/atomic"
 
 	connectv1 "connectrpc.com/connect"
 	"connectrpc.com/connect/v2"
@@ -88,8 +91,9 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 		return h, nil
 	}
 	var vs []*vanguard.Service
+	guarded := guard{next}
 	for _, sd := range services {
-		vs = append(vs, vanguard.NewServiceWithSchema(sd, next,
+		vs = append(vs, vanguard.NewServiceWithSchema(sd, guarded,
 			// What the kit's handler receives: Connect, binary protobuf,
 			// uncompressed — the cheapest form for it to read.
 			vanguard.WithTargetProtocols(vanguard.ProtocolConnect),
@@ -98,6 +102,7 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 			vanguard.WithMaxMessageBufferBytes(buffer),
 		))
 	}
+	bodies := bodyFields(h.routes, rpc)
 	transcoder, err := vanguard.NewTranscoder(vs,
 		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec {
 			c := vanguard.NewJSONCodec(res)
@@ -107,7 +112,7 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 			c.MarshalOptions.EmitUnpopulated, c.MarshalOptions.EmitDefaultValues = false, true
 			strict := validate.NewJSONCodec()
 			strict.UnmarshalOptions = c.UnmarshalOptions
-			return bodyCodec{JSONCodec: c, strict: strict}
+			return bodyCodec{JSONCodec: c, strict: strict, bodies: bodies}
 		}),
 		vanguard.WithUnknownHandler(next),
 	)
@@ -133,13 +138,69 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	parts, _, _ := split(r.URL.Path)
-	checked, refusal := h.check(r.WithContext(callctx.WithREST(r.Context(),
-		&callctx.REST{Method: r.Method, Route: route.Path, Procedure: route.Procedure})), route, parts)
+	watch := &watchWriter{ResponseWriter: w}
+	ctx := context.WithValue(callctx.WithREST(r.Context(),
+		&callctx.REST{Method: r.Method, Route: route.Path, Procedure: route.Procedure}), watchKey{}, watch)
+	checked, refusal := h.check(r.WithContext(ctx), route, parts)
 	if refusal != nil {
 		writeStatus(w, refusal)
 		return
 	}
-	h.transcoder.ServeHTTP(w, checked)
+	h.transcoder.ServeHTTP(watch, checked)
+}
+
+// watchWriter notes that the transcoder has begun to answer the client.
+type watchWriter struct {
+	http.ResponseWriter
+	answered atomic.Bool
+}
+
+type watchKey struct{}
+
+func (w *watchWriter) WriteHeader(code int) {
+	w.answered.Store(true)
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *watchWriter) Write(p []byte) (int, error) {
+	w.answered.Store(true)
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *watchWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *watchWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// guard is the handler the transcoder calls. When the transcoder cannot
+// turn the client's body into the request — it does so while the handler
+// reads — it answers the client with the error and hands the handler an
+// empty body, which the handler would take for an empty request and act
+// on. guard turns that empty end into an error, so the call fails as the
+// client was told instead of running on nothing.
+type guard struct{ next http.Handler }
+
+func (g guard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if watch, ok := r.Context().Value(watchKey{}).(*watchWriter); ok && r.Body != nil {
+		r.Body = guardedBody{ReadCloser: r.Body, watch: watch}
+	}
+	g.next.ServeHTTP(w, r)
+}
+
+type guardedBody struct {
+	io.ReadCloser
+	watch *watchWriter
+}
+
+func (b guardedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if errors.Is(err, io.EOF) && b.watch.answered.Load() {
+		return n, connect.NewError(connect.CodeInvalidArgument, "the REST request was refused before the call (the client has its error)")
+	}
+	return n, err
 }
 
 // writeStatus answers a refused request as every REST error is answered:
@@ -162,22 +223,58 @@ func writeStatus(w http.ResponseWriter, e *refusedError) {
 	_, _ = w.Write(body)
 }
 
+// bodyFields maps the message type of every route body that fills one
+// message field of its request to that field's name — unless the type is
+// also a whole request, or the body of another field name, when a
+// violation's path cannot be told from the type alone and stays as it is.
+// The transcoder decodes such a body into the field's message directly.
+func bodyFields(routes []Route, rpc *connect.Server) map[protoreflect.FullName]string {
+	requests := map[protoreflect.FullName]bool{}
+	for spec := range rpc.Specs() {
+		if md, ok := spec.Schema.(protoreflect.MethodDescriptor); ok {
+			requests[md.Input().FullName()] = true
+		}
+	}
+	bodies := map[protoreflect.FullName]string{}
+	ambiguous := map[protoreflect.FullName]bool{}
+	for _, r := range routes {
+		field := r.input.Fields().ByName(protoreflect.Name(r.Body))
+		if field == nil || field.Message() == nil || field.IsList() || field.IsMap() || requests[field.Message().FullName()] {
+			continue
+		}
+		t := field.Message().FullName()
+		if name, seen := bodies[t]; seen && name != r.Body {
+			ambiguous[t] = true
+		}
+		bodies[t] = r.Body
+	}
+	for t := range ambiguous {
+		delete(bodies, t)
+	}
+	return bodies
+}
+
 // bodyCodec is vanguard's JSON codec for REST bodies and responses, except
 // that it decodes as the kit's Connect JSON codec does: unknown fields are
-// ignored, but an enum name the enum does not define is refused instead of
-// being dropped (which would turn "species": "CAT " into no species at
-// all). The REST layer has checked the body with the same codec before
-// the transcoder reads it (check.go), so a refusal here is a safety net:
-// it answers INVALID_ARGUMENT, as a v1 error because that is what vanguard
-// renders.
+// ignored, but an enum name the enum does not define is refused with the
+// field's path (pet.species) instead of being dropped (which would turn
+// "species": "CAT " into no species at all). Its errors are connect-go v1
+// errors, INVALID_ARGUMENT with the kit's details, because that is what
+// vanguard renders.
 type bodyCodec struct {
 	*vanguard.JSONCodec
 	strict *validate.JSONCodec
+	bodies map[protoreflect.FullName]string
 }
 
 // Unmarshal implements vanguard.Codec.
 func (c bodyCodec) Unmarshal(data []byte, msg proto.Message) error {
-	return asInvalid(c.strict.Unmarshal(data, msg))
+	err := c.strict.Unmarshal(data, msg)
+	var verr *validate.Error
+	if field, ok := c.bodies[msg.ProtoReflect().Descriptor().FullName()]; ok && errors.As(err, &verr) {
+		err = verr.Prefix(field)
+	}
+	return asInvalid(err)
 }
 
 // UnmarshalField implements vanguard.RESTCodec, for bodies that fill a
@@ -190,14 +287,19 @@ func asInvalid(err error) error {
 	if err == nil {
 		return nil
 	}
-	out := connectv1.NewError(connectv1.CodeInvalidArgument, err)
 	info := &errdetails.ErrorInfo{Reason: ReasonInvalidRESTRequest, Domain: errorDomain}
+	details := []proto.Message{info}
+	message := "the body: " + err.Error()
 	var verr *validate.Error
 	if errors.As(err, &verr) {
-		info.Reason = validationFailed
+		info.Reason, message = validationFailed, verr.Error()
+		details = append(details, verr.BadRequest())
 	}
-	if d, derr := connectv1.NewErrorDetail(info); derr == nil {
-		out.AddDetail(d)
+	out := connectv1.NewError(connectv1.CodeInvalidArgument, errors.New(message))
+	for _, d := range details {
+		if detail, derr := connectv1.NewErrorDetail(d); derr == nil {
+			out.AddDetail(detail)
+		}
 	}
 	return out
 }

@@ -167,10 +167,10 @@ func (r *Route) matchesPath(parts []string, verb string) bool {
 		switch {
 		case seg.match == "**":
 			return true
-		case i >= len(parts) || parts[i] == "":
+		case i >= len(parts):
 			return false
 		case seg.match != "*" && seg.match != parts[i]:
-			return false
+			return false // a "*" takes any segment, an empty one too, as the transcoder's does; check refuses empty values
 		}
 	}
 	return len(parts) == len(r.segments)

@@ -294,6 +294,11 @@ func TestREST_RequestsThatAreNotExactlyACallAreRefusedWhole(t *testing.T) {
 		{"a timeout that is not seconds", restCase{"GET", "/v1/pets", "", map[string]string{"X-Server-Timeout": "soon"}}, 400, ""},
 		{"a FieldMask path that is no name", restCase{"PATCH", "/v1/pets/2?update_mask=Name", `{"name":"X"}`, bearer}, 400, "update_mask"},
 		{"a body over the limit", restCase{"POST", "/v1/pets", `{"name":"` + strings.Repeat("x", 5<<20) + `"}`, bearer}, 429, ""},
+		{"an integer written as a float", restCase{"DELETE", "/v1/pets/1e0", "", bearer}, 400, "id"},
+		{"one field under two names", restCase{"GET", "/v1/pets?page_size=1&pageSize=2", "", nil}, 400, "page_size"},
+		{"a query that does not parse", restCase{"GET", "/v1/pets?species=SPECIES_CAT;", "", nil}, 400, ""},
+		{"an empty path segment", restCase{"GET", "/v1/pets/", "", nil}, 400, "id"},
+		{"a '%' in a path value", restCase{"GET", "/v1/pets/%2532", "", nil}, 400, "id"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := tc.req.do(t, env.run.URL)
@@ -314,14 +319,39 @@ func TestREST_RequestsThatAreNotExactlyACallAreRefusedWhole(t *testing.T) {
 			}
 		})
 	}
-	// Nothing ran: every pet is as it was, and no call was logged.
+	// A body the transcoder refuses while the handler reads it (an enum name
+	// its enum lacks, in an update whose request would otherwise be empty)
+	// fails the call; the handler does not run on an empty request.
+	dragon := restCase{"PATCH", "/v1/pets/2?update_mask=name", `{"name":"Changed","species":"SPECIES_DRAGON"}`,
+		map[string]string{"Authorization": "Bearer " + env.key, "X-Request-Id": "dragon-update"}}
+	if code, _, body := dragon.do(t, env.run.URL); code != 400 || !strings.Contains(string(body), `"pet.species"`) {
+		t.Errorf("update with an unknown enum name: %d %s", code, body)
+	}
+	// JSON's Content-Type however it is written.
+	for _, ct := range []string{"application/json;charset=utf-8", "Application/JSON", "application/json; charset=UTF-8"} {
+		req := restCase{"GET", "/v1/pets/3", "", map[string]string{"Content-Type": ct}}
+		if code, _, body := req.do(t, env.run.URL); code != 200 {
+			t.Errorf("Content-Type %q on a GET: %d %s", ct, code, body)
+		}
+	}
+	// Nothing ran: every pet is as it was, and no call was logged but the
+	// one whose body went over the limit — a body is read during the call,
+	// after authentication, and fails it as RESOURCE_EXHAUSTED, as on Connect.
 	for id, want := range map[string]string{"1": "Keep", "2": "Keep", "3": "Keep"} {
 		if code, _, body := (restCase{method: "GET", path: "/v1/pets/" + id}).do(t, env.run.URL); code != 200 || !strings.Contains(string(body), want) {
 			t.Errorf("pet %s after the refusals: %d %s", id, code, body)
 		}
 	}
-	kittest.WaitFor(t, "the gets' rows", func() bool { return env.srv.LogStats().Written >= 6 })
-	if st := env.srv.LogStats(); st.Written != 6 {
-		t.Errorf("%d calls logged; want the 3 creates and the 3 gets, no refused request", st.Written)
+	kittest.WaitFor(t, "the gets' rows", func() bool { return env.srv.LogStats().Written >= 11 })
+	if st := env.srv.LogStats(); st.Written != 11 {
+		t.Errorf("%d calls logged; want the 3 creates, the body over the limit, the refused update, the 3 GETs with a Content-Type and the 3 gets", st.Written)
+	}
+	if row, err := store.FindRequestLog(t.Context(), env.srv.ReadDB(), "dragon-update"); err != nil ||
+		row.Code != "invalid_argument" || !strings.Contains(row.ErrorMessage, "refused") {
+		t.Errorf("the refused update's row: %+v %v", row, err)
+	}
+	rows, err := store.ListRequestLogs(t.Context(), env.srv.ReadDB(), store.LogFilter{Code: "resource_exhausted"}, 10)
+	if err != nil || len(rows) != 1 || rows[0].Method != "CreatePet" {
+		t.Errorf("the call over the limit: %v %v", rows, err)
 	}
 }
