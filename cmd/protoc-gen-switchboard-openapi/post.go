@@ -88,6 +88,13 @@ func (p *post) apply(doc *openapi3.T) error {
 	}
 	doc.Security = openapi3.SecurityRequirements{{schemeBearer: {}}, {schemeHeader: {}}}
 	doc.Components.Schemas["ConnectError"] = connectErrorSchema()
+	if doc.Info.Title == "" { // gnostic names a lone service's API only
+		var names []string
+		for _, svc := range p.services {
+			names = append(names, string(svc.Name()))
+		}
+		doc.Info.Title = strings.Join(names, ", ") + " API"
+	}
 	if doc.Info.Description == "" {
 		doc.Info.Description = "Served on one port as REST routes, as Connect (POST /package.Service/Method with a JSON body), gRPC and gRPC-Web."
 	}
