@@ -232,6 +232,9 @@ func (p *post) operation(doc *openapi3.T, op *openapi3.Operation, o operation) {
 		need := "an API key whose scopes grant `" + strings.TrimPrefix(procedure, "/") + "`"
 		if scope := protoopt.Scope(o.method); scope != "" {
 			need = "an API key with the `" + scope + "` scope"
+			if i := strings.LastIndexByte(scope, '.'); i > 0 {
+				need += " (or one above it, such as `" + scope[:i] + "`)" // scope.go: a name grants every name below it
+			}
 		}
 		op.Description = strings.TrimSpace(op.Description + "\n\nNeeds " + need + ".")
 	}
