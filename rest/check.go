@@ -105,7 +105,7 @@ func (h *Handler) check(r *http.Request, route *Route, parts []string) (*http.Re
 			return nil, invalid("path %s: %v", name, err).field(name, err.Error())
 		}
 	}
-	query, refusal := checkQuery(r.URL.RawQuery, route, vars)
+	query, refusal := checkQuery(r.URL.RawQuery, route)
 	if refusal != nil {
 		return nil, refusal
 	}
@@ -121,16 +121,13 @@ func (h *Handler) check(r *http.Request, route *Route, parts []string) (*http.Re
 }
 
 func checkPathValue(route *Route, name, value string) error {
-	fields, err := resolve(route.input, name)
 	switch {
-	case err != nil:
-		return err
 	case value == "":
 		return fmt.Errorf("empty")
 	case strings.Contains(value, "%"):
 		return fmt.Errorf("%q: a '%%' in a path value is read twice on its way: not accepted", value)
 	}
-	return checkValue(fields[len(fields)-1], value)
+	return checkValue(route.fields[name], value)
 }
 
 // limitedBody ends a REST body past max bytes with RESOURCE_EXHAUSTED:

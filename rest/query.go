@@ -2,6 +2,7 @@ package rest
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // proto names; each value is one of its field's type; no two members of a
 // oneof are set. A query the standard parser cannot read whole is refused
 // rather than read in part.
-func checkQuery(raw string, route *Route, vars map[string]string) (string, *refusedError) {
+func checkQuery(raw string, route *Route) (string, *refusedError) {
 	if raw == "" {
 		return raw, nil
 	}
@@ -28,18 +29,7 @@ func checkQuery(raw string, route *Route, vars map[string]string) (string, *refu
 	if route.Body == "*" {
 		return "", invalid("the body is the whole request on %s %s: no query parameters", route.Method, route.Path)
 	}
-	// What the path and the body set, by proto path, for conflicts.
-	set := map[string]protoreflect.FieldDescriptor{}
-	for v := range vars {
-		if fields, err := resolve(route.input, v); err == nil {
-			set[protoPath(fields)] = fields[len(fields)-1]
-		}
-	}
-	if route.Body != "" {
-		if fields, err := resolve(route.input, route.Body); err == nil {
-			set[protoPath(fields)] = fields[len(fields)-1]
-		}
-	}
+	set := maps.Clone(route.sets)  // what the path and the body set, then the query too, by proto path
 	byField := map[string]string{} // proto path → the parameter that named it
 	changed := false
 	names := make([]string, 0, len(query))

@@ -52,7 +52,6 @@ type Handler struct {
 	procedures map[string]bool      // Connect procedure paths: never transcoded
 	routes     []Route
 	maxBytes   int
-	codec      *validate.JSONCodec // decodes REST bodies, here and in the transcoder
 }
 
 // New builds the REST routes of every method of rpc that declares one, each
@@ -61,7 +60,7 @@ type Handler struct {
 // cannot serve (a bad template, two methods on one route), so a mistake
 // in a proto stops the server at start, not at the first call.
 func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
-	h := &Handler{next: next, procedures: map[string]bool{}, maxBytes: cfg.MaxRequestBytes, codec: validate.NewJSONCodec()}
+	h := &Handler{next: next, procedures: map[string]bool{}, maxBytes: cfg.MaxRequestBytes}
 	if h.maxBytes <= 0 {
 		h.maxBytes = 4 << 20
 	}
@@ -123,21 +122,16 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// Routes returns every REST route served, in the order of the services'
-// methods.
-func (h *Handler) Routes() []Route { return slices.Clone(h.routes) }
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if h.transcoder == nil || h.procedures[r.URL.Path] {
 		h.next.ServeHTTP(w, r) // Connect, gRPC, gRPC-Web: not the transcoder's
 		return
 	}
-	route := match(h.routes, r.Method, r.URL.Path)
+	route, parts := match(h.routes, r.Method, r.URL.Path)
 	if route == nil {
 		h.next.ServeHTTP(w, r)
 		return
 	}
-	parts, _, _ := split(r.URL.Path)
 	watch := &watchWriter{ResponseWriter: w}
 	ctx := context.WithValue(callctx.WithREST(r.Context(),
 		&callctx.REST{Method: r.Method, Route: route.Path, Procedure: route.Procedure}), watchKey{}, watch)
@@ -238,7 +232,7 @@ func bodyFields(routes []Route, rpc *connect.Server) map[protoreflect.FullName]s
 	bodies := map[protoreflect.FullName]string{}
 	ambiguous := map[protoreflect.FullName]bool{}
 	for _, r := range routes {
-		field := r.input.Fields().ByName(protoreflect.Name(r.Body))
+		field := r.fields[r.Body]
 		if field == nil || field.Message() == nil || field.IsList() || field.IsMap() || requests[field.Message().FullName()] {
 			continue
 		}

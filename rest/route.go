@@ -20,7 +20,13 @@ type Route struct {
 
 	input    protoreflect.MessageDescriptor
 	segments []segment
+	ranks    []int  // each segment's rank, for choosing among overlapping routes
 	verb     string // the custom verb after ':' in the last segment, if any
+	// fields are the request fields the path variables and the body fill,
+	// by their names in the template and the rule ("pet.id", "pet"), and
+	// sets the same by proto path: resolved once, when the route is read.
+	fields map[string]protoreflect.FieldDescriptor
+	sets   map[string]protoreflect.FieldDescriptor
 }
 
 // segment is one element of a template: a literal, "*" (one segment) or
@@ -45,7 +51,8 @@ func (s segment) rank() int {
 
 // RoutesOf returns the routes a method declares with google.api.http: its
 // rule and the rule's additional bindings. A rule whose template does not
-// parse is an error: the transcoder would refuse it too.
+// parse, or whose variables or body name no field of the request, is an
+// error: the transcoder would refuse it too.
 func RoutesOf(method protoreflect.MethodDescriptor) ([]Route, error) {
 	rule, ok := proto.GetExtension(method.Options(), annotations.E_Http).(*annotations.HttpRule)
 	if !ok || rule == nil {
@@ -63,9 +70,38 @@ func RoutesOf(method protoreflect.MethodDescriptor) ([]Route, error) {
 		if route.segments, route.verb, err = parseTemplate(path); err != nil {
 			return nil, fmt.Errorf("rest: %s: %w", procedure, err)
 		}
+		if err := route.resolveFields(); err != nil {
+			return nil, fmt.Errorf("rest: %s: %s: %w", procedure, path, err)
+		}
 		routes = append(routes, route)
 	}
 	return routes, nil
+}
+
+// resolveFields finds the fields the route's variables and body fill, and
+// ranks its segments.
+func (r *Route) resolveFields() error {
+	r.fields = map[string]protoreflect.FieldDescriptor{}
+	r.sets = map[string]protoreflect.FieldDescriptor{}
+	names := []string{}
+	for _, seg := range r.segments {
+		r.ranks = append(r.ranks, seg.rank())
+		if seg.variable != "" {
+			names = append(names, seg.variable)
+		}
+	}
+	if r.Body != "" && r.Body != "*" {
+		names = append(names, r.Body)
+	}
+	for _, name := range names {
+		fields, err := resolve(r.input, name)
+		if err != nil {
+			return err
+		}
+		r.fields[name] = fields[len(fields)-1]
+		r.sets[protoPath(fields)] = fields[len(fields)-1]
+	}
+	return nil
 }
 
 func ruleVerb(r *annotations.HttpRule) (method, path string) {
@@ -201,32 +237,28 @@ func (r *Route) variables(parts []string) map[string]string {
 // the transcoder chooses: of the templates that match the path, the one
 // whose segments rank first (literal, then "*", then "**", from the left);
 // then the route of that template for the method, or for "*". Nil when the
-// transcoder would not call any method.
-func match(routes []Route, method, path string) *Route {
+// transcoder would not call any method. parts is the path cut as split
+// cuts it.
+func match(routes []Route, method, path string) (route *Route, parts []string) {
 	parts, verb, ok := split(path)
 	if !ok {
-		return nil
+		return nil, nil
 	}
 	var best []int
-	var found *Route
 	for i := range routes {
 		r := &routes[i]
 		if !r.matchesPath(parts, verb) {
 			continue
 		}
-		ranks := make([]int, len(r.segments))
-		for j, s := range r.segments {
-			ranks[j] = s.rank()
-		}
-		switch c := slices.Compare(ranks, best); {
+		switch c := slices.Compare(r.ranks, best); {
 		case best == nil || c < 0:
-			best, found = ranks, nil
+			best, route = r.ranks, nil
 			fallthrough
 		case c == 0:
-			if r.Method == method || r.Method == "*" && found == nil {
-				found = r
+			if r.Method == method || r.Method == "*" && route == nil {
+				route = r
 			}
 		}
 	}
-	return found
+	return route, parts
 }
