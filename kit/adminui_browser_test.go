@@ -2,9 +2,6 @@ package kit_test
 
 import (
 	"context"
-	"io"
-	"net/http"
-	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -35,7 +32,9 @@ func TestAdminPage_InABrowser(t *testing.T) {
 		}
 	}
 	_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{Text: "x", Fail: "not_found"}, env.key)
-	restEcho(t, env.run.URL, env.key) // shown with its route
+	if _, err := env.postREST(t, &switchboardtestv1.EchoRequest{Text: "over REST"}); err != nil { // shown with its route
+		t.Fatal(err)
+	}
 	waitLogged(t, env, 7)
 	failCall := chromedp.Func(func(context.Context, *chromedp.Target) error {
 		_, _ = env.postJSON(t, switchboardtestv1connect.EchoServiceEchoProcedure, &switchboardtestv1.EchoRequest{}, env.key)
@@ -89,24 +88,5 @@ func TestAdminPage_InABrowser(t *testing.T) {
 	)
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// restEcho calls Echo on its REST route, POST /v1/echo.
-func restEcho(t *testing.T, base, key string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, base+"/v1/echo", strings.NewReader(`{"text":"over REST"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if body, _ := io.ReadAll(resp.Body); resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "over REST") {
-		t.Fatalf("POST /v1/echo: HTTP %d %s", resp.StatusCode, body)
 	}
 }

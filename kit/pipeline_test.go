@@ -142,24 +142,7 @@ func (r *callResult) addDetail(msg proto.Message) {
 // using the JSON "debug" form of each detail (no protobuf needed).
 func (e *echoEnv) postJSON(t *testing.T, procedure string, req proto.Message, key string) (callResult, error) {
 	t.Helper()
-	body, err := protojson.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpReq, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.run.URL+procedure, bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	if key != "" {
-		httpReq.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(httpReq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	resp, data := e.post(t, procedure, marshalJSON(t, req), key)
 	if resp.StatusCode == http.StatusOK {
 		return callResult{}, nil
 	}
@@ -290,20 +273,38 @@ func TestAuth_CheckedBeforeTheBodyIsRead(t *testing.T) {
 }
 
 func (e *echoEnv) postRaw(t *testing.T, body, key string) (string, int) {
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost,
-		e.run.URL+switchboardtestv1connect.EchoServiceEchoProcedure, strings.NewReader(body))
+	resp, data := e.post(t, switchboardtestv1connect.EchoServiceEchoProcedure, []byte(body), key)
+	return string(data), resp.StatusCode
+}
+
+// post sends body as JSON to path, with key as a Bearer token unless it is
+// "", and returns the answer read whole.
+func (e *echoEnv) post(t *testing.T, path string, body []byte, key string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.run.URL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	return string(data), resp.StatusCode
+	return resp, data
+}
+
+func marshalJSON(t *testing.T, msg proto.Message) []byte {
+	t.Helper()
+	data, err := protojson.Marshal(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
 
 func TestErrors_UserRulesComeBeforeTheDefaults(t *testing.T) {

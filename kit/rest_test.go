@@ -1,9 +1,7 @@
 package kit_test
 
 import (
-	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"testing"
 
@@ -25,27 +23,17 @@ var restStatus = map[connect.Code]int{
 }
 
 // postREST calls Echo on its REST route (POST /v1/echo, the request as the
-// body) and reads a google.rpc.Status error, checking that its HTTP status
-// is the code's and that X-Request-Id names the same call.
+// body): an answer must carry the text back; an error is read from its
+// google.rpc.Status, checking that its HTTP status is the code's and that
+// X-Request-Id names the same call.
 func (e *echoEnv) postREST(t *testing.T, req *switchboardtestv1.EchoRequest) (callResult, error) {
 	t.Helper()
-	body, err := protojson.Marshal(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpReq, err := http.NewRequestWithContext(t.Context(), http.MethodPost, e.run.URL+"/v1/echo", bytes.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	httpReq.Header.Set("Authorization", "Bearer "+e.key)
-	resp, err := http.DefaultClient.Do(httpReq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
+	resp, data := e.post(t, "/v1/echo", marshalJSON(t, req), e.key)
 	if resp.StatusCode == http.StatusOK {
+		res := new(switchboardtestv1.EchoResponse)
+		if err := protojson.Unmarshal(data, res); err != nil || res.GetText() != req.GetText() {
+			t.Errorf("POST /v1/echo answered %s, want the text %q back (%v)", data, req.GetText(), err)
+		}
 		return callResult{}, nil
 	}
 	st := new(status.Status)
