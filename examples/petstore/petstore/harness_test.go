@@ -152,20 +152,7 @@ func postJSON[Res proto.Message](ctx context.Context, c *curlClient, method stri
 		return zero, err
 	}
 	url := c.base + "/" + petstorev1connect.PetStoreServiceName + "/" + method
-	httpReq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-	if err != nil {
-		return zero, err
-	}
-	httpReq.Header.Set("Content-Type", "application/json")
-	if c.key != "" {
-		httpReq.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	resp, err := http1Client().Do(httpReq)
-	if err != nil {
-		return zero, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	resp, data, err := send(ctx, http.MethodPost, url, body, bearer(c.key))
 	if err != nil {
 		return zero, err
 	}
@@ -183,6 +170,40 @@ func postJSON[Res proto.Message](ctx context.Context, c *curlClient, method stri
 		return zero, err
 	}
 	return res, nil
+}
+
+// send makes one HTTP/1.1 request as curl would — a body, when there is
+// one, as JSON, then header — and returns the answer read whole.
+func send(ctx context.Context, method, url string, body []byte, header map[string]string) (*http.Response, []byte, error) {
+	var reader io.Reader
+	if len(body) > 0 {
+		reader = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(body) > 0 {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := http1Client().Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp, data, err
+}
+
+// bearer is the header that carries key, none for "".
+func bearer(key string) map[string]string {
+	if key == "" {
+		return nil
+	}
+	return map[string]string{"Authorization": "Bearer " + key}
 }
 
 // grpcClient calls the pet store through gRPC-Go with the generated

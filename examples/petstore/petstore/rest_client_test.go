@@ -5,10 +5,8 @@ package petstore
 // /openapi.yaml would, with errors read from the google.rpc.Status body.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -92,34 +90,18 @@ func (e *restError) Error() string {
 
 func restCall[Res proto.Message](ctx context.Context, c *restClient, method, path string, query url.Values, body proto.Message, res Res) (Res, error) {
 	var zero Res
-	var reader io.Reader
+	var data []byte
 	if body != nil {
-		data, err := protojson.Marshal(body)
-		if err != nil {
+		var err error
+		if data, err = protojson.Marshal(body); err != nil {
 			return zero, err
 		}
-		reader = bytes.NewReader(data)
 	}
 	target := c.base + path
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
-	httpReq, err := http.NewRequestWithContext(ctx, method, target, reader)
-	if err != nil {
-		return zero, err
-	}
-	if body != nil {
-		httpReq.Header.Set("Content-Type", "application/json")
-	}
-	if c.key != "" {
-		httpReq.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	resp, err := http1Client().Do(httpReq)
-	if err != nil {
-		return zero, err
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	resp, data, err := send(ctx, method, target, data, bearer(c.key))
 	if err != nil {
 		return zero, err
 	}

@@ -1,7 +1,6 @@
 package petstore
 
 import (
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -27,28 +26,9 @@ type restCase struct {
 // do sends c and returns the status, headers and body.
 func (c restCase) do(t *testing.T, base string) (int, http.Header, []byte) {
 	t.Helper()
-	var body io.Reader
-	if c.body != "" {
-		body = strings.NewReader(c.body)
-	}
-	req, err := http.NewRequestWithContext(t.Context(), c.method, base+c.path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range c.header {
-		req.Header.Set(k, v)
-	}
-	resp, err := http1Client().Do(req)
+	resp, data, err := send(t.Context(), c.method, base+c.path, []byte(c.body), c.header)
 	if err != nil {
 		t.Fatalf("%s %s: %v", c.method, c.path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header, data
 }
