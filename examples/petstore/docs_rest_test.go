@@ -56,25 +56,17 @@ func TestDocs_RESTSessionRunsAsWritten(t *testing.T) {
 type sessionStep struct{ command, output string }
 
 // restSession reads the "$ " commands of a Markdown file's ```console
-// block and the lines each is followed by.
+// blocks and the lines each is followed by.
 func restSession(t *testing.T, path string) []sessionStep {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var steps []sessionStep
-	in := false
-	for _, line := range strings.Split(string(data), "\n") {
-		switch {
-		case line == "```console":
-			in = true
-		case in && line == "```":
-			in = false
-		case in && strings.HasPrefix(line, "$ "):
-			steps = append(steps, sessionStep{command: strings.TrimPrefix(line, "$ ")})
-		case in && len(steps) > 0:
-			steps[len(steps)-1].output += line + "\n"
+	for _, block := range readFenced(t, path, "console") {
+		for _, line := range strings.SplitAfter(block, "\n") {
+			if command, ok := strings.CutPrefix(line, "$ "); ok {
+				steps = append(steps, sessionStep{command: strings.TrimSuffix(command, "\n")})
+			} else if len(steps) > 0 {
+				steps[len(steps)-1].output += line
+			}
 		}
 	}
 	return steps

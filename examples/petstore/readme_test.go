@@ -193,7 +193,10 @@ func buildCLI(t *testing.T, dir string) string {
 }
 
 // readBlocks returns the ```sh blocks of a Markdown file.
-func readBlocks(t *testing.T, path string) []string {
+func readBlocks(t *testing.T, path string) []string { return readFenced(t, path, "sh") }
+
+// readFenced returns the blocks of a Markdown file fenced as ```lang.
+func readFenced(t *testing.T, path, lang string) []string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -203,7 +206,7 @@ func readBlocks(t *testing.T, path string) []string {
 	var cur *strings.Builder
 	for _, line := range strings.Split(string(data), "\n") {
 		switch {
-		case cur == nil && line == "```sh":
+		case cur == nil && line == "```"+lang:
 			cur = new(strings.Builder)
 		case cur != nil && line == "```":
 			blocks = append(blocks, cur.String())
