@@ -21,7 +21,6 @@ import (
 
 	"connectrpc.com/connect/v2"
 	"connectrpc.com/connect/v2/connectproto"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite"
 
@@ -158,16 +157,7 @@ func statusOf(err error) (connect.Code, string, bool) {
 	default:
 		return connect.CodeOf(err), "", false
 	}
-	var reason string
-	var retry bool
-	for _, msg := range details {
-		switch m := msg.(type) {
-		case *errdetails.ErrorInfo:
-			reason = m.GetReason()
-		case *errdetails.RetryInfo:
-			retry = true
-		}
-	}
+	reason, _, _, retry := summarize(details)
 	if rerr != nil {
 		return connect.Code(rerr.status.GetCode()), reason, retry
 	}

@@ -291,13 +291,7 @@ func inspect(t *testing.T, err error) rpcError {
 			}
 		}
 	}
-	for _, d := range details {
-		if br, ok := d.(*errdetails.BadRequest); ok {
-			for _, v := range br.GetFieldViolations() {
-				out.fields = append(out.fields, v.GetField())
-			}
-		}
-	}
+	_, _, out.fields, _ = summarize(details)
 	slices.Sort(out.fields)
 	return out
 }

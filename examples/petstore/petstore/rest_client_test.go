@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"connectrpc.com/connect/v2"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -88,6 +89,47 @@ func (e *restError) Error() string {
 	return fmt.Sprintf("HTTP %d: %s: %s", e.httpStatus, connect.Code(e.status.GetCode()), e.status.GetMessage())
 }
 
+// readRESTError reads a failed REST call's google.rpc.Status body, its
+// details decoded.
+func readRESTError(httpStatus int, body []byte) (*restError, error) {
+	rerr := &restError{httpStatus: httpStatus, status: new(status.Status)}
+	if err := protojson.Unmarshal(body, rerr.status); err != nil {
+		return nil, fmt.Errorf("HTTP %d with a body that is not a google.rpc.Status: %.300q", httpStatus, body)
+	}
+	for _, d := range rerr.status.GetDetails() {
+		msg, err := d.UnmarshalNew()
+		if err != nil {
+			return nil, fmt.Errorf("undecodable detail %s: %w", d.GetTypeUrl(), err)
+		}
+		rerr.details = append(rerr.details, msg)
+	}
+	return rerr, nil
+}
+
+// summary is what tests check of a REST error's details.
+func (e *restError) summary() (reason, requestID string, fields []string, retry bool) {
+	return summarize(e.details)
+}
+
+// summarize is what tests check of an error's decoded details, whatever
+// the protocol: the ErrorInfo's reason and request id, the BadRequest's
+// fields in order, and whether a RetryInfo came.
+func summarize(details []proto.Message) (reason, requestID string, fields []string, retry bool) {
+	for _, d := range details {
+		switch m := d.(type) {
+		case *errdetails.ErrorInfo:
+			reason, requestID = m.GetReason(), m.GetMetadata()["request_id"]
+		case *errdetails.BadRequest:
+			for _, v := range m.GetFieldViolations() {
+				fields = append(fields, v.GetField())
+			}
+		case *errdetails.RetryInfo:
+			retry = true
+		}
+	}
+	return reason, requestID, fields, retry
+}
+
 func restCall[Res proto.Message](ctx context.Context, c *restClient, method, path string, query url.Values, body proto.Message, res Res) (Res, error) {
 	var zero Res
 	var data []byte
@@ -106,16 +148,9 @@ func restCall[Res proto.Message](ctx context.Context, c *restClient, method, pat
 		return zero, err
 	}
 	if resp.StatusCode != http.StatusOK {
-		rerr := &restError{httpStatus: resp.StatusCode, status: new(status.Status)}
-		if err := protojson.Unmarshal(data, rerr.status); err != nil {
-			return zero, fmt.Errorf("HTTP %d with a body that is not a google.rpc.Status: %q", resp.StatusCode, data)
-		}
-		for _, d := range rerr.status.GetDetails() {
-			msg, err := d.UnmarshalNew()
-			if err != nil {
-				return zero, fmt.Errorf("undecodable detail %s: %w", d.GetTypeUrl(), err)
-			}
-			rerr.details = append(rerr.details, msg)
+		rerr, err := readRESTError(resp.StatusCode, data)
+		if err != nil {
+			return zero, err
 		}
 		return zero, rerr
 	}

@@ -7,9 +7,6 @@ import (
 	"testing"
 
 	"connectrpc.com/connect/v2"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/genproto/googleapis/rpc/status"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/switchboardkit/switchboard/kit"
 	"github.com/switchboardkit/switchboard/kit/kittest"
@@ -31,6 +28,16 @@ func (c restCase) do(t *testing.T, base string) (int, http.Header, []byte) {
 		t.Fatalf("%s %s: %v", c.method, c.path, err)
 	}
 	return resp.StatusCode, resp.Header, data
+}
+
+// mustRESTError reads a REST error body, or fails the test.
+func mustRESTError(t *testing.T, httpStatus int, body []byte) *restError {
+	t.Helper()
+	rerr, err := readRESTError(httpStatus, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rerr
 }
 
 // TestREST_EveryRouteIsOneLoggedCallWithItsRoute calls every REST route
@@ -138,29 +145,12 @@ func TestREST_RefusalsAreGoogleRPCStatusWithTheKitsDetails(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := tc.req.do(t, env.run.URL)
-			st := new(status.Status)
-			if err := protojson.Unmarshal(body, st); err != nil {
-				t.Fatalf("HTTP %d, body not a google.rpc.Status: %q", code, body)
-			}
+			rerr := mustRESTError(t, code, body)
+			st := rerr.status
 			if code != tc.wantStatus || restHTTPStatus[connect.Code(st.GetCode())] != code {
 				t.Errorf("HTTP %d with code %s, want HTTP %d", code, connect.Code(st.GetCode()), tc.wantStatus)
 			}
-			var reason, requestID string
-			var fields []string
-			for _, d := range st.GetDetails() {
-				msg, err := d.UnmarshalNew()
-				if err != nil {
-					t.Fatalf("detail %s: %v", d.GetTypeUrl(), err)
-				}
-				switch m := msg.(type) {
-				case *errdetails.ErrorInfo:
-					reason, requestID = m.GetReason(), m.GetMetadata()["request_id"]
-				case *errdetails.BadRequest:
-					for _, v := range m.GetFieldViolations() {
-						fields = append(fields, v.GetField())
-					}
-				}
-			}
+			reason, requestID, fields, _ := rerr.summary()
 			slices.Sort(fields)
 			if reason != tc.wantReason || !slices.Equal(fields, tc.wantFields) {
 				t.Errorf("reason %q, fields %v; want %q, %v (body %s)", reason, fields, tc.wantReason, tc.wantFields, body)
@@ -211,24 +201,7 @@ func TestREST_DeadlinesAndTheFailureLimit(t *testing.T) {
 	check := func(name string, req restCase, wantStatus int, wantReason string, wantRetry bool) {
 		t.Helper()
 		code, _, body := req.do(t, env.run.URL)
-		st := new(status.Status)
-		if err := protojson.Unmarshal(body, st); err != nil {
-			t.Fatalf("%s: HTTP %d, not a google.rpc.Status: %q", name, code, body)
-		}
-		var reason string
-		var retry bool
-		for _, d := range st.GetDetails() {
-			msg, err := d.UnmarshalNew()
-			if err != nil {
-				t.Fatal(err)
-			}
-			switch m := msg.(type) {
-			case *errdetails.ErrorInfo:
-				reason = m.GetReason()
-			case *errdetails.RetryInfo:
-				retry = true
-			}
-		}
+		reason, _, _, retry := mustRESTError(t, code, body).summary()
 		if code != wantStatus || reason != wantReason || retry != wantRetry {
 			t.Errorf("%s: HTTP %d %q retry=%v, want %d %q retry=%v (%s)", name, code, reason, retry, wantStatus, wantReason, wantRetry, body)
 		}
@@ -282,17 +255,9 @@ func TestREST_RequestsThatAreNotExactlyACallAreRefusedWhole(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, body := tc.req.do(t, env.run.URL)
-			st := new(status.Status)
-			if err := protojson.Unmarshal(body, st); err != nil {
-				t.Fatalf("HTTP %d, not a google.rpc.Status: %.200q", code, body)
-			}
 			var field string
-			for _, d := range st.GetDetails() {
-				if msg, err := d.UnmarshalNew(); err == nil {
-					if br, ok := msg.(*errdetails.BadRequest); ok && len(br.GetFieldViolations()) > 0 {
-						field = br.GetFieldViolations()[0].GetField()
-					}
-				}
+			if _, _, fields, _ := mustRESTError(t, code, body).summary(); len(fields) > 0 {
+				field = fields[0]
 			}
 			if code != tc.wantStatus || field != tc.wantField {
 				t.Errorf("HTTP %d, field %q; want %d, %q (%.300s)", code, field, tc.wantStatus, tc.wantField, body)
