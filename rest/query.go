@@ -101,6 +101,17 @@ func checkQuery(raw string, route *Route) (string, *refusedError) {
 	return query.Encode(), nil
 }
 
+// FieldOf returns the request field a path variable or a query parameter
+// names — a dotted path of proto or JSON names — as the REST layer reads
+// it (the OpenAPI plugin describes parameters by it).
+func FieldOf(input protoreflect.MessageDescriptor, name string) (protoreflect.FieldDescriptor, error) {
+	fields, err := resolve(input, name)
+	if err != nil {
+		return nil, err
+	}
+	return fields[len(fields)-1], nil
+}
+
 // resolve finds the fields of a dotted path of proto or JSON names.
 func resolve(msg protoreflect.MessageDescriptor, path string) ([]protoreflect.FieldDescriptor, error) {
 	var fields []protoreflect.FieldDescriptor

@@ -243,8 +243,8 @@ func (p *post) operation(doc *openapi3.T, op *openapi3.Operation, o operation) {
 		if param == nil || param.Schema == nil || param.Schema.Value == nil {
 			continue
 		}
-		field := fieldByPath(o.method.Input(), param.Name)
-		if field == nil {
+		field, err := rest.FieldOf(o.method.Input(), param.Name)
+		if err != nil {
 			continue
 		}
 		formatInt64(param.Schema.Value, field)
@@ -254,23 +254,6 @@ func (p *post) operation(doc *openapi3.T, op *openapi3.Operation, o operation) {
 			}
 		}
 	}
-}
-
-// fieldByPath finds a field by a dotted path of proto or JSON names.
-func fieldByPath(msg protoreflect.MessageDescriptor, path string) protoreflect.FieldDescriptor {
-	var field protoreflect.FieldDescriptor
-	for _, name := range strings.Split(path, ".") {
-		if msg == nil {
-			return nil
-		}
-		if field = msg.Fields().ByJSONName(name); field == nil {
-			if field = msg.Fields().ByName(protoreflect.Name(name)); field == nil {
-				return nil
-			}
-		}
-		msg = field.Message()
-	}
-	return field
 }
 
 // constrainMessage applies every field's rules to the message's schema.
