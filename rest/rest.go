@@ -65,18 +65,21 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 		h.maxBytes = 4 << 20
 	}
 	// The transcoder has one bound for the messages it holds, both ways:
-	// requests are bounded before it (check.go), so it is the response's.
+	// request bodies are bounded as it reads them (limitedBody), so it is
+	// the responses'.
 	var buffer uint32 = math.MaxUint32
 	if cfg.MaxResponseBytes > 0 {
 		buffer = uint32(min(int64(max(cfg.MaxResponseBytes, h.maxBytes)), math.MaxUint32))
 	}
 	var services []protoreflect.ServiceDescriptor
+	requests := map[protoreflect.FullName]bool{} // every method's request type
 	for spec := range rpc.Specs() {
 		h.procedures[spec.Procedure] = true
 		method, ok := spec.Schema.(protoreflect.MethodDescriptor)
 		if !ok {
 			continue
 		}
+		requests[method.Input().FullName()] = true
 		routes, err := RoutesOf(method)
 		if err != nil {
 			return nil, err
@@ -101,7 +104,7 @@ func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 			vanguard.WithMaxMessageBufferBytes(buffer),
 		))
 	}
-	bodies := bodyFields(h.routes, rpc)
+	bodies := bodyFields(h.routes, requests)
 	transcoder, err := vanguard.NewTranscoder(vs,
 		vanguard.WithCodec(func(res vanguard.TypeResolver) vanguard.Codec {
 			c := vanguard.NewJSONCodec(res)
@@ -222,13 +225,7 @@ func writeStatus(w http.ResponseWriter, e *refusedError) {
 // also a whole request, or the body of another field name, when a
 // violation's path cannot be told from the type alone and stays as it is.
 // The transcoder decodes such a body into the field's message directly.
-func bodyFields(routes []Route, rpc *connect.Server) map[protoreflect.FullName]string {
-	requests := map[protoreflect.FullName]bool{}
-	for spec := range rpc.Specs() {
-		if md, ok := spec.Schema.(protoreflect.MethodDescriptor); ok {
-			requests[md.Input().FullName()] = true
-		}
-	}
+func bodyFields(routes []Route, requests map[protoreflect.FullName]bool) map[protoreflect.FullName]string {
 	bodies := map[protoreflect.FullName]string{}
 	ambiguous := map[protoreflect.FullName]bool{}
 	for _, r := range routes {
