@@ -17,14 +17,17 @@
 //     straight to the Connect handler, untouched and unparsed; a request on
 //     a route (chosen as the transcoder chooses, route.go) goes to the
 //     transcoder; anything else to the next handler;
-//   - a check of the whole request before the transcoder sees it (check.go):
-//     what cannot become exactly the call the client asked for — a query
-//     parameter that is no field or that would override the path or the
-//     body, a value of the wrong type, a body where none is taken, too
-//     large, compressed or not JSON — is refused with a google.rpc.Status,
-//     so the handler never runs on a partial request (the transcoder alone
-//     lets the query override the path, and runs the handler on an empty
-//     request after refusing a body);
+//   - a check of the headers, path and query before the transcoder sees
+//     the request (check.go, query.go, value.go): what cannot become
+//     exactly the call the client asked for — a query parameter that is no
+//     field or that would override the path or the body, a value the
+//     transcoder would read otherwise, a body where none is taken, a
+//     compressed or non-JSON body — is refused with a google.rpc.Status
+//     (the transcoder alone lets the query override the path);
+//   - a bound on the body as the transcoder reads it, during the call
+//     (limitedBody), and a guard that fails the call when the transcoder
+//     cannot read the body, instead of letting the handler run on the empty
+//     request it would otherwise be handed;
 //   - the route on the call's context for the request log (callctx.REST);
 //   - a JSON codec for REST bodies that refuses an enum name the enum does
 //     not define, as the Connect JSON codec does (validate.JSONCodec),

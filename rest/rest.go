@@ -57,7 +57,8 @@ type Handler struct {
 // New builds the REST routes of every method of rpc that declares one, each
 // calling its Connect procedure through next. next also serves every
 // request that is not on a REST route. New fails on a route the transcoder
-// cannot serve (a bad template, two methods on one route), so a mistake
+// cannot serve (a bad template, a variable or body that names no field, two
+// methods on one route), so a mistake
 // in a proto stops the server at start, not at the first call.
 func New(rpc *connect.Server, next http.Handler, cfg Config) (*Handler, error) {
 	h := &Handler{next: next, procedures: map[string]bool{}, maxBytes: cfg.MaxRequestBytes}
